@@ -1,0 +1,148 @@
+"""A Python client of the emulator's control API: what tests and the sandbox use to act as people."""
+from __future__ import annotations
+
+import base64
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import requests
+
+Json = dict[str, Any]
+
+
+class ControlError(RuntimeError):
+    """The control API refused a call; the message is the emulator's."""
+
+
+def mention(person: Json) -> str:
+    """The mention token for ``person`` in a message text, as a chat client writes it."""
+    return f"<@personId:{person['id']}|{person['displayName']}>"
+
+
+class ControlClient:
+    def __init__(self, control_url: str, timeout: float = 30.0) -> None:
+        self.control_url = control_url.rstrip("/")
+        self.timeout = timeout
+        self._http = requests.Session()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._http.request(method, self.control_url + path, timeout=self.timeout, **kwargs)
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("message", response.text)
+            except ValueError:
+                detail = response.text
+            raise ControlError(f"{method} {path}: {response.status_code} {detail}")
+        return response.json() if response.content else None
+
+    # -- the world -------------------------------------------------------------------------------
+    def create_person(self, display_name: str, email: Optional[str] = None) -> Json:
+        return self._call("POST", "/people", json={"displayName": display_name, "email": email, "type": "person"})
+
+    def create_bot(self, display_name: str, email: Optional[str] = None) -> Json:
+        """A bot account; its ``token`` is what the bot under test runs with."""
+        return self._call("POST", "/people", json={"displayName": display_name, "email": email, "type": "bot"})
+
+    def create_group(self, title: str, creator: Json, members: list[Json], cluster: str = "us") -> Json:
+        return self._call("POST", "/rooms", json={"title": title, "type": "group", "creatorId": creator["id"],
+                                                  "memberIds": [m["id"] for m in members], "cluster": cluster})
+
+    def direct_room(self, one: Json, other: Json) -> Json:
+        return self._call("POST", "/rooms", json={"type": "direct", "creatorId": one["id"],
+                                                  "memberIds": [other["id"]]})
+
+    def people(self) -> list[Json]:
+        return self._call("GET", "/people")["items"]
+
+    def rooms(self) -> list[Json]:
+        return self._call("GET", "/rooms")["items"]
+
+    # -- acting as a person ----------------------------------------------------------------------
+    def post(self, person: Json, text: str = "", *, room: Optional[Json] = None, to: Optional[Json] = None,
+             mentions: tuple[Json, ...] = (), parent: Optional[Json] = None, markdown: Optional[str] = None,
+             file: Optional[Path] = None, attachments: Optional[list[Json]] = None) -> Json:
+        """Post as ``person`` in ``room`` (or directly ``to`` someone); ``mentions`` go in front."""
+        body: Json = {"personId": person["id"]}
+        if to is not None:
+            body["toPersonId"] = to["id"]
+        else:
+            body["roomId"] = (room or {}).get("id")
+        prefix = " ".join(mention(p) for p in mentions)
+        if text or prefix:
+            body["text"] = f"{prefix} {text}".strip() if prefix else text
+        if markdown is not None:
+            body["markdown"] = markdown
+        if parent is not None:
+            body["parentId"] = parent["id"]
+        if file is not None:
+            body["file"] = {"name": Path(file).name, "base64": base64.b64encode(Path(file).read_bytes()).decode()}
+        if attachments:
+            body["attachments"] = attachments
+        return self._call("POST", "/messages", json=body)
+
+    def submit_card(self, person: Json, message: Json, inputs: Json) -> Json:
+        return self._call("POST", "/attachment-actions",
+                          json={"personId": person["id"], "messageId": message["id"], "inputs": inputs})
+
+    # -- reading everything ----------------------------------------------------------------------
+    def messages(self, *, room: Optional[Json] = None, author: Optional[Json] = None) -> list[Json]:
+        params = {}
+        if room is not None:
+            params["roomId"] = room["id"]
+        if author is not None:
+            params["personId"] = author["id"]
+        return self._call("GET", "/messages", params=params)["items"]
+
+    def wait_for_messages(self, author: Json, count: int = 1, *, room: Optional[Json] = None,
+                          timeout: float = 10.0, after: int = 0) -> list[Json]:
+        """Wait until ``author`` has posted ``count`` messages (beyond the first ``after``); raise when not."""
+        return self.wait_for(lambda: self.messages(room=room, author=author)[after:], count, timeout,
+                             f"{count} message(s) from {author['displayName']}")
+
+    @staticmethod
+    def wait_for(read: Callable[[], list[Any]], count: int, timeout: float, what: str) -> list[Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = read()
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"waited {timeout}s for {what}; saw {len(found)}: {found!r}")
+            time.sleep(0.02)
+
+    def deliveries(self) -> list[Json]:
+        return self._call("GET", "/deliveries")["items"]
+
+    def wait_deliveries_idle(self, timeout: float = 10.0) -> bool:
+        return self._call("POST", "/deliveries/wait", json={"timeout": timeout})["idle"]
+
+    def calls(self, person: Optional[Json] = None) -> list[Json]:
+        params = {"personId": person["id"]} if person else {}
+        return self._call("GET", "/calls", params=params)["items"]
+
+    def clear_calls(self) -> None:
+        self._call("DELETE", "/calls")
+
+    # -- faults and settings ---------------------------------------------------------------------
+    def inject(self, kind: str, **spec: Any) -> list[Json]:
+        """``inject("rate_limit", count=2, retryAfter=1)``, ``inject("server_error", count=1, status=503)``,
+        ``inject("latency", seconds=0.2)``; ``path`` limits a fault to calls under that path."""
+        return self._call("POST", "/faults", json={"kind": kind, **spec})["items"]
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/faults")
+
+    def settings(self, **changes: Any) -> Json:
+        if changes:
+            return self._call("PUT", "/settings", json=changes)
+        return self._call("GET", "/settings")
+
+    def webhooks(self) -> list[Json]:
+        return self._call("GET", "/webhooks")["items"]
+
+    def deactivate_webhook(self, webhook_id: str) -> Json:
+        return self._call("POST", f"/webhooks/{webhook_id}/deactivate")
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self._call("DELETE", f"/webhooks/{webhook_id}")

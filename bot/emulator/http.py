@@ -1,0 +1,59 @@
+"""What every emulated Webex endpoint shares: bearer auth and Webex-shaped error bodies."""
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from flask import Response, abort, g, jsonify, request
+
+from .ids import decode_id, new_uuid
+from .store import Person, Store
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """A Webex error: ``message``, ``errors[].description`` and a ``trackingId`` (also a header)."""
+    tracking_id = f"EMULATOR_{new_uuid()}"
+    response = jsonify({"message": message, "errors": [{"description": message}], "trackingId": tracking_id})
+    response.status_code = status
+    response.headers["TrackingID"] = tracking_id
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def fail(status: int, message: str) -> NoReturn:
+    abort(error_response(status, message))
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def caller(store: Store) -> Person:
+    """The person or bot whose bearer token came with the request; 401 without a valid one."""
+    if "caller" in g:
+        return g.caller
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    person = store.person_by_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    if person is None:
+        fail(401, "The request requires a valid access token set in the Authorization request header.")
+    g.caller = person
+    return person
+
+
+def raw_id(rest_id: str, kind: str, what: str) -> str:
+    """The uuid inside a REST id of TYPE ``kind``; 404 naming ``what`` when it is none."""
+    decoded = decode_id(rest_id)
+    if decoded is None or decoded[0] != kind:
+        fail(404, f"Could not find a {what} with the provided ID.")
+    return decoded[1]
+
+
+def body_json() -> dict[str, Any]:
+    """The JSON object of the request body; 400 when the body is not one."""
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        fail(400, "The request body must be a JSON object.")
+    return payload

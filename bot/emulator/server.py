@@ -1,0 +1,118 @@
+"""The running emulator: one Flask app on a real WSGI server, plus the device websocket server."""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Optional
+
+from flask import Flask, Response, g, request
+from waitress.server import create_server
+from werkzeug.exceptions import HTTPException
+
+from .client import ControlClient
+from .control import create_control_blueprint
+from .delivery import Deliverer
+from .faults import Faults
+from .http import error_response
+from .rest import create_rest_blueprint
+from .settings import Settings
+from .store import Store
+from .traffic import Traffic
+
+CONTROL_PREFIX = "/_emulator"
+
+
+def create_app(emulator: "Emulator") -> Flask:
+    app = Flask("bot.emulator")
+    app.config["MAX_CONTENT_LENGTH"] = 100 * 1024 * 1024
+    app.register_blueprint(create_rest_blueprint(emulator.store))
+    app.register_blueprint(create_control_blueprint(emulator))
+
+    @app.before_request
+    def inject_faults() -> Optional[Response]:
+        g.started = time.perf_counter()
+        if request.path.startswith(CONTROL_PREFIX):
+            return None
+        return emulator.faults.apply(request.method, request.path)
+
+    @app.after_request
+    def record_call(response: Response) -> Response:
+        if not request.path.startswith(CONTROL_PREFIX):
+            who = g.get("caller")
+            emulator.traffic.record(
+                method=request.method, path=request.path, query=request.query_string.decode(),
+                status=response.status_code, caller=who.id if who else None,
+                millis=(time.perf_counter() - g.get("started", time.perf_counter())) * 1000,
+                request_body=request.get_data(cache=True) if request.mimetype == "application/json" else b"",
+                request_type=request.mimetype,
+                response_body=response.get_data() if not response.direct_passthrough else b"",
+                response_type=response.mimetype or "")
+        return response
+
+    @app.errorhandler(HTTPException)
+    def webex_error(exc: HTTPException) -> Response:
+        return error_response(exc.code or 500, exc.description or exc.name)
+
+    return app
+
+
+class Emulator:
+    """A local Webex on loopback ports, for tests, benchmarks and the sandbox.
+
+    Use it as a context manager; ``control`` is a client of its control API.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, settings: Optional[Settings] = None) -> None:
+        self.host = host
+        self.port = port
+        self.store = Store()
+        self.settings = settings or Settings()
+        self.faults = Faults()
+        self.traffic = Traffic()
+        self.deliverer = Deliverer(self.store, self.settings)
+        self.app = create_app(self)
+        self._server: Any = None
+        self._thread: Optional[threading.Thread] = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """What ``WebexAPI(base_url=...)`` takes: the REST root, with its trailing slash."""
+        return f"{self.url}/v1/"
+
+    @property
+    def u2c_url(self) -> str:
+        return f"{self.url}/u2c/api/v1/catalog"
+
+    @property
+    def control_url(self) -> str:
+        return f"{self.url}{CONTROL_PREFIX}"
+
+    @property
+    def control(self) -> ControlClient:
+        return ControlClient(self.control_url)
+
+    def start(self) -> "Emulator":
+        self._server = create_server(self.app, host=self.host, port=self.port, threads=16,
+                                     clear_untrusted_proxy_headers=True, ident="webex-emulator")
+        self.port = self._server.effective_port
+        self.store.base_url = self.url
+        self._thread = threading.Thread(target=self._server.run, name="emulator-http", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.deliverer.close()
+        if self._server is not None:
+            self._server.close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> "Emulator":
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()

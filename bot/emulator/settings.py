@@ -1,0 +1,34 @@
+"""Behaviours of Webex the protocol facts leave UNSURE, as settings a test may change at run time."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass
+class Settings:
+    # Consecutive failed deliveries after which Webex switches a webhook to inactive.
+    webhook_inactive_after: int = 100
+    # Seconds Webex waits for the bot to answer a delivery.
+    delivery_timeout: float = 10.0
+    # Further attempts after a failed delivery (0: Webex does not retry).
+    delivery_retries: int = 0
+    # Device registrations one user may hold before WDM answers 403.
+    device_limit: int = 100
+    # Whether the websocket answers the client's ping frames with pongs.
+    answer_pings: bool = True
+    # Whether un-acknowledged websocket envelopes are replayed on the next connection.
+    replay_unacked: bool = True
+
+    def update(self, changes: dict[str, Any]) -> None:
+        """Apply ``changes`` (snake_case or camelCase names); unknown names raise ValueError."""
+        known = {f.name: f.type for f in fields(self)}
+        for name, value in changes.items():
+            key = "".join("_" + c.lower() if c.isupper() else c for c in name)
+            if key not in known:
+                raise ValueError(f"unknown setting: {name}")
+            current = getattr(self, key)
+            setattr(self, key, type(current)(value))
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
