@@ -146,3 +146,30 @@ class ControlClient:
 
     def delete_webhook(self, webhook_id: str) -> None:
         self._call("DELETE", f"/webhooks/{webhook_id}")
+
+    # -- device websockets -----------------------------------------------------------------------
+    def devices(self) -> list[Json]:
+        """Every registered device, with ``ownerId``, ``connected``, ``sequenceNumber`` and ``unacked``."""
+        return self._call("GET", "/devices")["items"]
+
+    def acks(self) -> list[Json]:
+        """Every ack a device websocket received: ``device``, ``messageId``, ``time``, ``matched``."""
+        return self._call("GET", "/devices/acks")["items"]
+
+    def drop_websocket(self, device_id: str) -> None:
+        """Cut the device's TCP connection without a close frame (the client sees 1006)."""
+        self._call("POST", f"/devices/{device_id}/drop")
+
+    def send_shutdown(self, device_id: str) -> None:
+        self._call("POST", f"/devices/{device_id}/shutdown")
+
+    def close_websocket(self, device_id: str, code: int, reason: str = "") -> None:
+        self._call("POST", f"/devices/{device_id}/close", json={"code": code, "reason": reason})
+
+    def delete_device(self, device_id: str) -> None:
+        """Delete a device behind its owner's back: its next handshake gets 404."""
+        self._call("DELETE", f"/devices/{device_id}")
+
+    def skip_sequence(self, device_id: str, count: int) -> Json:
+        """Burn ``count`` sequence numbers so that the client sees a gap."""
+        return self._call("POST", f"/devices/{device_id}/skip", json={"count": count})

@@ -41,8 +41,11 @@ class Faults:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}")
         count = spec.get("count")
+        if count is not None and int(count) < 1:
+            raise ValueError("count must be at least 1 (leave it out for a fault until cleared)")
+        method = spec.get("method")
         fault = Fault(kind=kind, remaining=None if count is None else int(count),
-                      path=str(spec.get("path", "/v1/")), method=spec.get("method"),
+                      path=str(spec.get("path", "/v1/")), method=str(method).upper() if method else None,
                       status=int(spec.get("status", 429 if kind == "rate_limit" else 500)),
                       retry_after=spec.get("retryAfter", 1), seconds=float(spec.get("seconds", 0.0)))
         if kind == "server_error" and not 500 <= fault.status <= 599:

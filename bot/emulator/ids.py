@@ -18,8 +18,13 @@ def new_uuid() -> str:
 
 
 def encode_id(kind: str, raw: str, cluster: str = DEFAULT_CLUSTER) -> str:
-    """The REST id of object ``raw`` of TYPE ``kind`` (PEOPLE, ROOM, MESSAGE, ...)."""
-    uri = f"ciscospark://{cluster}/{kind}/{raw}"
+    """The REST id of object ``raw`` of TYPE ``kind`` (PEOPLE, ROOM, MESSAGE, ...).
+
+    Objects homed in another cluster name it as Webex does, ``urn:TEAM:<cluster>``, so a client
+    that builds ids by assuming ``us`` breaks here as it would against Webex.
+    """
+    home = cluster if cluster == DEFAULT_CLUSTER else f"urn:TEAM:{cluster}"
+    uri = f"ciscospark://{home}/{kind}/{raw}"
     return base64.b64encode(uri.encode()).decode().rstrip("=")
 
 

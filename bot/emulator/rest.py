@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, request
 
 from .http import body_json, caller, fail, json_response, raw_id
+from .ids import decode_id
 from .store import Message, NotFound, Person, Room, Store
 
 MAX_TEXT_BYTES = 7439
@@ -25,7 +26,7 @@ def paginate(items: list[dict[str, Any]], default_max: int) -> Response:
         offset = int(base64.urlsafe_b64decode(request.args.get("cursor", "MA==")).decode())
     except ValueError:
         fail(400, "Invalid value for the max or cursor parameter.")
-    if size < 1:
+    if size < 1 or offset < 0:
         fail(400, "max must be a positive number.")
     response = json_response({"items": items[offset:offset + size]})
     if offset + size < len(items):
@@ -37,6 +38,11 @@ def paginate(items: list[dict[str, Any]], default_max: int) -> Response:
 
 def create_rest_blueprint(store: Store) -> Blueprint:
     api = Blueprint("webex_rest", __name__, url_prefix="/v1")
+
+    @api.before_request
+    def authenticate() -> None:
+        """401 before anything else is read or stored, as Webex answers a request without a valid token."""
+        caller(store)
 
     def me() -> Person:
         return caller(store)
@@ -66,17 +72,20 @@ def create_rest_blueprint(store: Store) -> Blueprint:
 
     @api.get("/people/<person_id>")
     def people_get(person_id: str) -> Response:
-        me()
         return json_response(lookup(store.person, person_id, "PEOPLE", "person").to_json())
 
     @api.get("/people")
     def people_list() -> Response:
-        me()
-        email = request.args.get("email")
-        if not email:
+        email, name, ids = (request.args.get(k) for k in ("email", "displayName", "id"))
+        if not (email or name or ids):
             fail(400, "Either email, displayName or id is required.")
-        found = store.person_by_email(email)
-        return paginate([found.to_json()] if found else [], 100)
+        wanted = {d[1] for d in map(decode_id, (ids or "").split(",")) if d and d[0] == "PEOPLE"}
+        with store.lock:
+            found = [p for p in store.people.values()
+                     if (not email or p.email.lower() == email.lower())
+                     and (not name or p.display_name.lower().startswith(name.lower()))
+                     and (not ids or p.uuid in wanted)]
+        return paginate([p.to_json() for p in found], 100)
 
     # -- rooms and memberships -------------------------------------------------------------------
     @api.get("/rooms")
@@ -189,7 +198,9 @@ def create_rest_blueprint(store: Store) -> Blueprint:
         room = room_for(room_id)
         caller_person = me()
         mentioned = request.args.get("mentionedPeople")
-        if caller_person.type == "bot" and room.type == "group" and mentioned not in ("me", caller_person.id):
+        if mentioned not in (None, "me", caller_person.id):
+            fail(400, "mentionedPeople takes only 'me' or the caller's own person id.")
+        if caller_person.type == "bot" and room.type == "group" and not mentioned:
             fail(403, "A bot lists the messages of a group room only with mentionedPeople=me.")
         messages = [m for m in store.room_messages(room) if m.visible_to(caller_person)]
         if mentioned:
@@ -207,7 +218,6 @@ def create_rest_blueprint(store: Store) -> Blueprint:
 
     @api.get("/contents/<content_id>")
     def contents_get(content_id: str) -> Response:
-        me()
         stored = lookup(store.file, content_id, "CONTENT", "file")
         return Response(stored.data, content_type=stored.content_type, headers={
             "Content-Disposition": f'attachment; filename="{stored.name}"'})

@@ -1,19 +1,20 @@
 """The running emulator: one Flask app on a real WSGI server, plus the device websocket server."""
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any, Optional
 
 from flask import Flask, Response, g, request
-from waitress.server import create_server
 from werkzeug.exceptions import HTTPException
 
+from ..wsgi import BackgroundServer
 from .client import ControlClient
 from .control import create_control_blueprint
 from .delivery import Deliverer
+from .devices import create_devices_blueprint
 from .faults import Faults
 from .http import error_response
+from .mercury import Mercury
 from .rest import create_rest_blueprint
 from .settings import Settings
 from .store import Store
@@ -27,6 +28,7 @@ def create_app(emulator: "Emulator") -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 100 * 1024 * 1024
     app.register_blueprint(create_rest_blueprint(emulator.store))
     app.register_blueprint(create_control_blueprint(emulator))
+    app.register_blueprint(create_devices_blueprint(emulator))
 
     @app.before_request
     def inject_faults() -> Optional[Response]:
@@ -70,9 +72,9 @@ class Emulator:
         self.faults = Faults()
         self.traffic = Traffic()
         self.deliverer = Deliverer(self.store, self.settings)
+        self.mercury = Mercury(self)
         self.app = create_app(self)
-        self._server: Any = None
-        self._thread: Optional[threading.Thread] = None
+        self._server: Optional[BackgroundServer] = None
 
     @property
     def url(self) -> str:
@@ -88,6 +90,11 @@ class Emulator:
         return f"{self.url}/u2c/api/v1/catalog"
 
     @property
+    def ws_url(self) -> str:
+        """The root of the device websocket server (``ws://``; each device's URL is in its registration)."""
+        return self.mercury.url
+
+    @property
     def control_url(self) -> str:
         return f"{self.url}{CONTROL_PREFIX}"
 
@@ -96,20 +103,18 @@ class Emulator:
         return ControlClient(self.control_url)
 
     def start(self) -> "Emulator":
-        self._server = create_server(self.app, host=self.host, port=self.port, threads=16,
-                                     clear_untrusted_proxy_headers=True, ident="webex-emulator")
-        self.port = self._server.effective_port
+        self._server = BackgroundServer(self.app, self.host, self.port, threads=16, name="webex-emulator")
+        self.port = self._server.port
         self.store.base_url = self.url
-        self._thread = threading.Thread(target=self._server.run, name="emulator-http", daemon=True)
-        self._thread.start()
+        self._server.start()
+        self.mercury.start()
         return self
 
     def stop(self) -> None:
+        self.mercury.stop()
         self.deliverer.close()
         if self._server is not None:
-            self._server.close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._server.stop()
 
     def __enter__(self) -> "Emulator":
         return self.start()

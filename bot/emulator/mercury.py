@@ -1,0 +1,311 @@
+"""Mercury, the device websocket: Webex's way to push events to a bot that has no public URL.
+
+A device registered over WDM (see ``devices.py``) gets a ``webSocketUrl`` here. Every new message or
+card submit its owner may see becomes an envelope in that device's queue, numbered by a per-device
+``sequenceNumber`` and kept until the client acknowledges it; a device with no live connection keeps
+its envelopes and gets them on the next one (``bufferStates``), unless ``replay_unacked`` is off.
+
+The server is the threaded ``websockets.sync`` one. Each connection has one writer thread, the only
+code that writes to that socket, because acks, pongs and events written from several threads at once
+corrupt a compressed stream (WEBEX_PROTOCOL.md, section 3).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import operator
+import queue
+import re
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Any, Callable, Optional
+from urllib.parse import urlsplit
+
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.sync.server import Server, ServerConnection, serve
+
+from .devices import action_activity, message_activities
+from .ids import new_uuid, timestamp
+from .store import Person
+
+if TYPE_CHECKING:
+    from .server import Emulator
+
+log = logging.getLogger(__name__)
+
+DEVICE_PATH = re.compile(r"^/v1/apps/wx2/registrations/([0-9a-f-]{36})/messages$")
+AUTH_TIMEOUT = 30.0
+MAX_BUFFERED = 10_000
+ACK_HISTORY = 10_000
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Link:
+    """One live connection of a device; its writer thread is the only code that writes to it."""
+
+    def __init__(self, connection: ServerConnection) -> None:
+        self.connection = connection
+        self._outbox: queue.SimpleQueue[Optional[tuple[Any, ...]]] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write, name="mercury-writer", daemon=True)
+        self._writer.start()
+
+    def send(self, frame: dict[str, Any]) -> None:
+        self._outbox.put(("frame", frame))
+
+    def close(self, code: int, reason: str = "") -> None:
+        """Close with a close frame, after every frame queued before."""
+        self._outbox.put(("close", code, reason))
+
+    def drop(self) -> None:
+        """Cut the TCP connection without a close frame: the client sees 1006 (abnormal closure)."""
+        self.connection.close_socket()
+
+    def finish(self) -> None:
+        self._outbox.put(None)
+
+    def _write(self) -> None:
+        while (item := self._outbox.get()) is not None:
+            try:
+                if item[0] == "close":
+                    self.connection.close(item[1], item[2])
+                    return
+                frame = item[1]
+                if "data" in frame:
+                    frame = {**frame, "wsWriteTimestamp": now_ms()}
+                self.connection.send(json.dumps(frame))
+            except ConnectionClosed:
+                return
+
+
+@dataclass
+class Device:
+    """A WDM device registration, and what Mercury holds for it."""
+
+    uuid: str
+    owner: Person
+    fields: dict[str, str]
+    created: str
+    modified: str
+    sequence: int = 0
+    unacked: "OrderedDict[str, dict[str, Any]]" = field(default_factory=OrderedDict)
+    link: Optional[Link] = None
+
+
+class Mercury:
+    """The websocket server and the device registry it serves."""
+
+    def __init__(self, emulator: "Emulator") -> None:
+        self.emulator = emulator
+        self._lock = threading.Lock()
+        self._devices: dict[str, Device] = {}
+        self._acks: deque[dict[str, Any]] = deque(maxlen=ACK_HISTORY)
+        self._server: Optional[Server] = None
+        self._thread: Optional[threading.Thread] = None
+        self._port = 0
+        emulator.store.subscribe(self.on_event)
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.emulator.host}:{self._port}"
+
+    def websocket_url(self, device: Device) -> str:
+        """Shaped like Webex's ``wss://mercury-connection-a.wbx2.com/v1/apps/wx2/registrations/<id>/messages``."""
+        return f"{self.url}/v1/apps/wx2/registrations/{device.uuid}/messages"
+
+    def start(self) -> None:
+        self._server = serve(self._handle, self.emulator.host, 0, process_request=self._process_request,
+                             ping_interval=None, logger=log)
+        self._port = self._server.socket.getsockname()[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="emulator-mercury", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    # -- the device registry (WDM) ---------------------------------------------------------------
+    def register(self, owner: Person, fields: dict[str, str], limit: int) -> Optional[Device]:
+        """A new device of ``owner``; None when the owner holds ``limit`` devices already."""
+        with self._lock:
+            if sum(d.owner is owner for d in self._devices.values()) >= limit:
+                return None
+            now = timestamp()
+            device = Device(new_uuid(), owner, dict(fields), now, now)
+            self._devices[device.uuid] = device
+            return device
+
+    def device(self, uuid: str, owner: Optional[Person] = None) -> Optional[Device]:
+        """The device ``uuid`` (of ``owner``, when given), or None."""
+        with self._lock:
+            device = self._devices.get(uuid)
+        return device if device is not None and owner in (None, device.owner) else None
+
+    def devices(self, owner: Optional[Person] = None) -> list[Device]:
+        with self._lock:
+            return [d for d in self._devices.values() if owner in (None, d.owner)]
+
+    def refresh(self, device: Device, fields: dict[str, str]) -> None:
+        with self._lock:
+            device.fields.update(fields)
+            device.modified = timestamp()
+
+    def remove(self, uuid: str) -> bool:
+        """Forget a device: its next handshake gets 404, as a stale device does at Webex."""
+        with self._lock:
+            return self._devices.pop(uuid, None) is not None
+
+    # -- events ----------------------------------------------------------------------------------
+    @property
+    def conversation_url(self) -> str:
+        return f"{self.emulator.url}/conversation/api/v1"
+
+    def on_event(self, kind: str, obj: Any) -> None:
+        """Queue the activities of a new message or card submit for every device allowed to see it."""
+        sees: Callable[[Person], bool]
+        if kind == "message":
+            activities, sees = message_activities(obj, self.conversation_url), obj.visible_to
+        elif kind == "action":
+            activities = [action_activity(obj, self.conversation_url)]
+            sees = partial(operator.is_, obj.message.author)
+        else:
+            return
+        with self.emulator.store.lock, self._lock:
+            for device in self._devices.values():
+                if sees(device.owner):
+                    for activity in activities:
+                        self._enqueue(device, activity)
+
+    def _enqueue(self, device: Device, activity: dict[str, Any]) -> None:
+        device.sequence += 1
+        envelope = {
+            "id": new_uuid(),
+            "data": {"eventType": "conversation.activity", "activity": activity},
+            "timestamp": now_ms(),
+            "trackingId": f"EMULATOR_{new_uuid()}",
+            "sequenceNumber": device.sequence,
+            "filterMessage": False,
+            "alertType": "full",
+            "headers": {},
+        }
+        device.unacked[envelope["id"]] = envelope
+        while len(device.unacked) > MAX_BUFFERED:
+            device.unacked.popitem(last=False)
+        if device.link is not None:
+            device.link.send(envelope)
+
+    # -- connections -----------------------------------------------------------------------------
+    def _device_at(self, path: str) -> Optional[Device]:
+        match = DEVICE_PATH.match(urlsplit(path).path)
+        return self.device(match.group(1)) if match else None
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Optional[Response]:
+        if self._device_at(request.path) is None:
+            return connection.respond(404, "No device is registered at this URL; register it again.\n")
+        return None
+
+    def _handle(self, connection: ServerConnection) -> None:
+        device = self._device_at(connection.request.path if connection.request else "")
+        if device is None:
+            connection.close(1011, "Device no longer registered")
+            return
+        if not self._authorize(connection, device):
+            return
+        link = Link(connection)
+        with self._lock:
+            replaced, device.link = device.link, link
+            link.send(self._ready_envelope())
+            if self.emulator.settings.replay_unacked:
+                for envelope in device.unacked.values():
+                    link.send(envelope)
+            else:
+                device.unacked.clear()
+        if replaced is not None:
+            replaced.close(4000, "replaced")
+        try:
+            for raw in connection:
+                self._on_frame(device, link, raw)
+        except ConnectionClosed:
+            pass
+        finally:
+            with self._lock:
+                if device.link is link:
+                    device.link = None
+            link.finish()
+
+    def _authorize(self, connection: ServerConnection, device: Device) -> bool:
+        """Wait for the authorization frame; close 4401 unless it carries the device owner's token."""
+        try:
+            frame = json.loads(connection.recv(timeout=AUTH_TIMEOUT))
+        except TimeoutError:
+            connection.close(1008, f"Authentication did not happen within the timeout window of "
+                                   f"{int(AUTH_TIMEOUT * 1000)} milliseconds.")
+            return False
+        except ConnectionClosed:
+            return False
+        except ValueError:
+            frame = None
+        token = ""
+        if isinstance(frame, dict) and frame.get("type") == "authorization" and isinstance(frame.get("data"), dict):
+            scheme, _, token = str(frame["data"].get("token", "")).partition(" ")
+            token = token.strip() if scheme.lower() == "bearer" else ""
+        if not token or self.emulator.store.person_by_token(token) is not device.owner:
+            connection.close(4401, "Authentication failed")
+            return False
+        return True
+
+    @staticmethod
+    def _ready_envelope() -> dict[str, Any]:
+        """The event a client waits for before it counts itself connected; it carries no sequence number."""
+        return {
+            "id": new_uuid(),
+            "data": {"eventType": "mercury.buffer_state", "bufferState": {"conversation": "UNKNOWN",
+                                                                         "locus": "UNKNOWN"}},
+            "timestamp": now_ms(),
+            "trackingId": f"EMULATOR_{new_uuid()}",
+            "filterMessage": False,
+        }
+
+    def _on_frame(self, device: Device, link: Link, raw: str | bytes) -> None:
+        try:
+            frame = json.loads(raw)
+        except ValueError:
+            log.debug("device %s sent a frame that is no JSON", device.uuid)
+            return
+        if not isinstance(frame, dict):
+            return
+        if frame.get("type") == "ping" and self.emulator.settings.answer_pings:
+            link.send({"type": "pong", "id": frame.get("id")})
+        elif frame.get("type") == "ack":
+            message_id = frame.get("messageId")
+            with self._lock:
+                matched = isinstance(message_id, str) and device.unacked.pop(message_id, None) is not None
+                self._acks.append({"device": device.uuid, "messageId": message_id, "time": timestamp(),
+                                   "matched": matched})
+
+    # -- what the control API does to devices ----------------------------------------------------
+    def acks(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._acks)
+
+    def status(self, device: Device) -> dict[str, Any]:
+        with self._lock:
+            return {"connected": device.link is not None, "sequenceNumber": device.sequence,
+                    "unacked": len(device.unacked)}
+
+    def link(self, device: Device) -> Optional[Link]:
+        with self._lock:
+            return device.link
+
+    def skip(self, device: Device, count: int) -> None:
+        """Burn ``count`` sequence numbers, as lost events would: the client sees a gap."""
+        with self._lock:
+            device.sequence += count

@@ -1,0 +1,74 @@
+"""The test kit for plugin authors: a pytest plugin with a running emulator and a chat helper.
+
+Installed with the package (entry point ``pytest11``), so in any project that depends on it::
+
+    def test_echo(testbot):
+        testbot.say("echo hi")
+        assert testbot.reply() == "hi"
+
+``webex_emulator`` gives a fresh local Webex per test; ``Chat`` plays one person talking to a bot.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator, Optional
+
+import pytest
+
+from .emulator import ControlClient, Emulator
+
+Json = dict[str, Any]
+
+
+class Chat:
+    """One person talking to one bot in one room of the emulator (a direct room unless given)."""
+
+    def __init__(self, control: ControlClient, bot: Json, person: Json, room: Optional[Json] = None) -> None:
+        self.control = control
+        self.bot = bot
+        self.person = person
+        self.room = room or control.direct_room(person, bot)
+        self._seen = len(self._bot_messages())
+
+    @property
+    def is_group(self) -> bool:
+        return self.room["type"] == "group"
+
+    def say(self, text: str, *, parent: Optional[Json] = None, **options: Any) -> Json:
+        """Post ``text`` as the person; in a group room the bot is @-mentioned first, as people do."""
+        mentions = (self.bot,) if self.is_group else ()
+        return self.control.post(self.person, text, room=self.room, mentions=mentions, parent=parent, **options)
+
+    def replies(self, count: int = 1, timeout: float = 10.0) -> list[Json]:
+        """The bot's next ``count`` messages in this room (whole message objects)."""
+        found = self.control.wait_for(lambda: self._bot_messages()[self._seen:], count, timeout,
+                                      f"{count} repl{'y' if count == 1 else 'ies'} from {self.bot['displayName']}")
+        taken = found[:count]
+        self._seen += len(taken)
+        return taken
+
+    def reply(self, timeout: float = 10.0) -> str:
+        """The text of the bot's next message: its markdown when it sent markdown."""
+        message = self.replies(1, timeout)[0]
+        return message.get("markdown", message.get("text", ""))
+
+    def _bot_messages(self) -> list[Json]:
+        return self.control.messages(room=self.room, author=self.bot)
+
+
+@pytest.fixture
+def webex_emulator() -> Iterator[Emulator]:
+    """A started local Webex, stopped after the test."""
+    with Emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def webex_person(webex_emulator: Emulator) -> Json:
+    """A person who talks to the bot."""
+    return webex_emulator.control.create_person("Test User", "test.user@example.com")
+
+
+@pytest.fixture
+def webex_bot_account(webex_emulator: Emulator) -> Json:
+    """A bot account of the emulator; ``["token"]`` is the token a bot under test runs with."""
+    return webex_emulator.control.create_bot("Test Bot", "test-bot@webex.bot")

@@ -1,0 +1,127 @@
+"""Conformance: the third-party ``webex-bot`` package, unmodified, runs its echo command on the emulator.
+
+webex-bot was written against the real Webex, so whatever it needs from U2C, WDM, Mercury and the
+conversation service, the emulator must serve the same way. It runs in its own virtualenv (its
+dependencies pin other versions than ours); name that venv's python in WEBEX_BOT_CONFORMANCE_PYTHON:
+
+    WEBEX_BOT_CONFORMANCE_PYTHON=/path/to/venv/bin/python python -m pytest tests/test_conformance_webex_bot.py
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from bot.emulator import Emulator
+from bot.emulator.ids import decode_id
+
+PYTHON = os.environ.get("WEBEX_BOT_CONFORMANCE_PYTHON", "")
+DRIVER = Path(__file__).parent / "conformance" / "webex_bot_driver.py"
+WAIT = 30.0
+
+pytestmark = pytest.mark.skipif(not PYTHON, reason="set WEBEX_BOT_CONFORMANCE_PYTHON to a python with webex-bot")
+
+
+class Driver:
+    """webex-bot in a subprocess, its log kept for the failure message."""
+
+    def __init__(self, emulator: Emulator, bot: dict[str, Any], log: Path) -> None:
+        self.emulator = emulator
+        self.log = log
+        env = {**os.environ, "WEBEX_BOT_TOKEN": bot["token"], "PYTHONUNBUFFERED": "1"}
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [PYTHON, str(DRIVER), "--api-url", emulator.api_url, "--u2c-url", emulator.u2c_url],
+                env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    def wait_for(self, read: Callable[[], list[Any]], what: str) -> list[Any]:
+        try:
+            return self.emulator.control.wait_for(read, 1, WAIT, what)
+        except TimeoutError as exc:
+            tail = self.log.read_text(errors="replace")[-4000:]
+            pytest.fail(f"{exc}\nwebex-bot exited with {self.process.poll()}; its log ends:\n{tail}")
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def driver(emulator: Emulator, tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], Driver]]:
+    started: list[Driver] = []
+
+    def start(bot: dict[str, Any]) -> Driver:
+        started.append(Driver(emulator, bot, tmp_path / "webex_bot.log"))
+        return started[-1]
+
+    yield start
+    for each in started:
+        each.stop()
+
+
+def has_input(message: dict[str, Any], input_id: str) -> bool:
+    """Whether ``message`` carries a card with an input named ``input_id``, wherever it is nested."""
+    def walk(node: Any) -> bool:
+        if isinstance(node, dict):
+            return node.get("id") == input_id or any(walk(v) for v in node.values())
+        return isinstance(node, list) and any(walk(v) for v in node)
+    return walk(message.get("attachments", []))
+
+
+def test_webex_bot_echo_round_trip(emulator: Emulator, driver: Callable[[dict[str, Any]], Driver]) -> None:
+    control = emulator.control
+    bot, alice = control.create_bot("Echo Bot"), control.create_person("Alice Smith")
+    room = control.direct_room(alice, bot)
+    webex_bot = driver(bot)
+    device = webex_bot.wait_for(lambda: [d for d in control.devices() if d["connected"]], "webex-bot to connect")[0]
+    assert device["ownerId"] == bot["id"] and device["name"] == "python-spark-client"
+
+    # "echo hello": webex-bot posts a "Working on it" card, then the echo card (an input named
+    # message_typed), then deletes the first card; the echo card's submit is what echoes the words.
+    asked = control.post(alice, "echo hello", room=room)
+
+    def bot_messages() -> list[dict[str, Any]]:
+        return control.messages(room=room, author=bot)
+
+    echo_card = webex_bot.wait_for(
+        lambda: [m for m in bot_messages() if has_input(m, "message_typed")] if len(bot_messages()) == 1 else [],
+        "the echo card alone (the 'Working on it' card deleted)")[0]
+    action = control.submit_card(alice, echo_card, {"message_typed": "hello", "callback_keyword": "echo_callback"})
+    reply = webex_bot.wait_for(
+        lambda: [m for m in bot_messages() if "hello" in m.get("markdown", "")] if len(bot_messages()) == 1 else [],
+        "the echoed words, the echo card deleted")[0]
+    assert reply["markdown"] == "<blockquote class=info>hello</blockquote>"
+    assert reply["roomId"] == room["id"] and "parentId" not in reply
+
+    # webex-bot acknowledges with the REST id of the message or card action it fetched, where
+    # Mercury (and Cisco's own SDK) use the envelope id: the emulator records these acks as matching
+    # no envelope, so the envelopes stay un-acked and a reconnect would replay them.
+    acked = {a["messageId"] for a in control.acks() if a["device"] == device["id"]}
+    assert {asked["id"], action["id"]} <= acked
+    assert webex_bot.process.poll() is None, "webex-bot stopped while it should keep listening"
+
+
+def test_webex_bot_answers_a_mention_in_a_group_room(emulator: Emulator,
+                                                     driver: Callable[[dict[str, Any]], Driver]) -> None:
+    control = emulator.control
+    bot, alice, bob = control.create_bot("Echo Bot"), control.create_person("Alice"), control.create_person("Bob")
+    group = control.create_group("Team", alice, [bot, bob])
+    webex_bot = driver(bot)
+    webex_bot.wait_for(lambda: [d for d in control.devices() if d["connected"]], "webex-bot to connect")
+    unmentioned = control.post(bob, "help me, anyone", room=group)
+    control.post(alice, "help", room=group, mentions=(bot,))
+    answer = webex_bot.wait_for(lambda: control.messages(room=group, author=bot), "the help card")
+    assert len(answer) == 1 and answer[0]["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
+    # The unmentioned message never reached the bot: it neither resolved nor fetched it.
+    paths = [call["path"] for call in control.calls(bot)]
+    assert not [p for p in paths if unmentioned["id"] in p or decode_id(unmentioned["id"])[1] in p]
+
+
+def test_driver_refuses_to_start_without_a_token() -> None:
+    result = subprocess.run([PYTHON, str(DRIVER), "--api-url", "http://127.0.0.1:9/v1/", "--u2c-url", "x"],
+                            env={k: v for k, v in os.environ.items() if k != "WEBEX_BOT_TOKEN"},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "WEBEX_BOT_TOKEN" in result.stderr
