@@ -22,7 +22,7 @@ from webexpythonsdk import ApiError, RateLimitError, RateLimitWarning, WebexAPI
 from webexpythonsdk.models.immutable import AttachmentAction
 from webexpythonsdk.utils import WebexDateTime
 
-from bot.emulator import Emulator, mention
+from bot.emulator import Emulator
 from bot.emulator.ids import decode_id, encode_id
 from webex_openapi import SPEC_ENV, WebexSpec, load_document, spec_path
 
@@ -43,6 +43,11 @@ OUTSIDE_THE_SPEC = {"/contents/{}": "the content URLs in message.files, served w
 
 def sdk(emulator: Emulator, person: Json, **options: Any) -> WebexAPI:
     return WebexAPI(access_token=person["token"], base_url=emulator.api_url, **options)
+
+
+def uri_of(rest_id: str) -> str:
+    """What a Webex id stands for: the base64-decoded ``ciscospark://`` URI."""
+    return base64.b64decode(rest_id + "=" * (-len(rest_id) % 4)).decode()
 
 
 @dataclass
@@ -290,10 +295,10 @@ def test_delete_a_message(world: World) -> None:
 def test_rooms_of_another_cluster(world: World) -> None:
     eu = world.control.create_group("Europe", world.alice, [world.bot], cluster="eu-central-1_k")
     room_uuid = decode_id(eu["id"])[1]
-    assert base64.b64decode(eu["id"] + "==").decode() == f"ciscospark://urn:TEAM:eu-central-1_k/ROOM/{room_uuid}"
+    assert uri_of(eu["id"]) == f"ciscospark://urn:TEAM:eu-central-1_k/ROOM/{room_uuid}"
     assert world.api.rooms.get(eu["id"]).title == "Europe"
     posted = world.api.messages.create(roomId=eu["id"], text="hallo")
-    assert base64.b64decode(posted.id + "==").decode().startswith("ciscospark://urn:TEAM:eu-central-1_k/MESSAGE/")
+    assert uri_of(posted.id).startswith("ciscospark://urn:TEAM:eu-central-1_k/MESSAGE/")
     asked = world.control.post(world.alice, "wie geht's?", room=eu, mentions=(world.bot,))
     assert [m.id for m in world.api.messages.list(roomId=eu["id"], mentionedPeople="me")] == [asked["id"]]
     assert world.api.messages.get(asked["id"]).roomId == eu["id"]
@@ -385,11 +390,19 @@ def test_unknown_ids_are_404(world: World) -> None:
         assert missing.status_code == 404 and missing.message and missing.tracking_id
 
 
+def test_bad_paging_parameters_are_400(world: World) -> None:
+    assert api_error(list, world.api.rooms.list(max=-1)).status_code == 400
+    for cursor in ("not-base64!", base64.urlsafe_b64encode(b"-1").decode()):
+        answer = requests.get(world.emulator.api_url + "rooms", params={"cursor": cursor}, timeout=10,
+                              headers={"Authorization": f"Bearer {world.bot['token']}"})
+        assert answer.status_code == 400 and "cursor" in answer.json()["message"]
+
+
 def test_padded_ids_are_accepted(world: World) -> None:
     posted = world.api.messages.create(roomId=world.direct["id"], text="padded")
     assert world.api.messages.get(posted.id + "==").id == posted.id
     assert world.api.rooms.get(world.group["id"] + "==").id == world.group["id"]
-    canonical = base64.b64encode(base64.b64decode(world.alice["id"] + "==")).decode()
+    canonical = base64.b64encode(uri_of(world.alice["id"]).encode()).decode()
     assert canonical.endswith("=") and not world.alice["id"].endswith("=")
     assert world.api.people.get(canonical).id == world.alice["id"]
 
@@ -548,7 +561,7 @@ def test_every_timestamp_has_milliseconds_and_a_z(world: World, tmp_path: Path,
         assert message_created["type"] == "string" and "format" not in message_created
 
 
-def test_the_spec_schema_rejects_its_own_card_example(openapi: Optional[WebexSpec], world: World) -> None:
+def test_the_spec_schema_rejects_its_own_card_example(openapi: Optional[WebexSpec]) -> None:
     """The spec's ``Attachment`` schema describes only file attachments ``{content: {fileId, type,
     contentUrl}}``, yet its own example for ``POST /messages`` (and WEBEX_PROTOCOL.md, and every bot
     that sends cards) has ``{contentType: application/vnd.microsoft.card.adaptive, content: card}``.

@@ -26,8 +26,10 @@ def paginate(items: list[dict[str, Any]], default_max: int) -> Response:
         offset = int(base64.urlsafe_b64decode(request.args.get("cursor", "MA==")).decode())
     except ValueError:
         fail(400, "Invalid value for the max or cursor parameter.")
-    if size < 1 or offset < 0:
+    if size < 1:
         fail(400, "max must be a positive number.")
+    if offset < 0:
+        fail(400, "Invalid value for the cursor parameter.")
     response = json_response({"items": items[offset:offset + size]})
     if offset + size < len(items):
         query = {k: v for k, v in request.args.items() if k != "cursor"}

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from .ids import encode_id, new_uuid, timestamp
+from .ids import decode_id, encode_id, new_uuid, timestamp
 from .markup import Rendered, render
 
 ORG_UUID = "1eb65fdf-9643-417f-9974-ad72cae0e10f"
@@ -307,7 +307,6 @@ class Store:
 
     # -- messages --------------------------------------------------------------------------------
     def resolver(self, kind: str, value: str) -> Optional[tuple[str, str]]:
-        from .ids import decode_id
         with self.lock:
             if kind == "personEmail":
                 found = self.person_by_email(value)
