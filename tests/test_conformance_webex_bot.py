@@ -117,7 +117,9 @@ def test_webex_bot_answers_a_mention_in_a_group_room(emulator: Emulator,
     assert len(answer) == 1 and answer[0]["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
     # The unmentioned message never reached the bot: it neither resolved nor fetched it.
     paths = [call["path"] for call in control.calls(bot)]
-    assert not [p for p in paths if unmentioned["id"] in p or decode_id(unmentioned["id"])[1] in p]
+    raw = decode_id(unmentioned["id"])
+    assert raw is not None
+    assert not [p for p in paths if unmentioned["id"] in p or raw[1] in p]
 
 
 def test_driver_refuses_to_start_without_a_token() -> None:

@@ -47,6 +47,13 @@ def register(emulator: Emulator, who: dict[str, Any]) -> requests.Response:
     return requests.post(f"{wdm_url(emulator, who)}/devices", json=DEVICE, headers=bearer(who), timeout=5)
 
 
+def uuid_of(rest_id: str) -> str:
+    """The uuid inside a REST id: what activities name things by."""
+    decoded = decode_id(rest_id)
+    assert decoded is not None, rest_id
+    return decoded[1]
+
+
 def authorize(ws: ClientConnection, token: str) -> None:
     ws.send(json.dumps({"id": str(uuid.uuid4()), "type": "authorization", "data": {"token": f"Bearer {token}"}}))
 
@@ -162,14 +169,14 @@ def test_direct_and_mentioned_messages_arrive_in_sequence(world: World) -> None:
         assert isinstance(env["timestamp"], int) and env["trackingId"] and env["id"] != message["id"]
         activity = env["data"]["activity"]
         assert activity["verb"] == "post" and activity["objectType"] == "activity"
-        assert activity["id"] == decode_id(message["id"])[1]
-        assert activity["actor"]["id"] == decode_id(author["id"])[1]
+        assert activity["id"] == uuid_of(message["id"])
+        assert activity["actor"]["id"] == uuid_of(author["id"])
         assert activity["actor"]["type"] == "PERSON"
         assert activity["actor"]["emailAddress"] == author["emails"][0]
         assert activity["target"]["tags"] == tags
         assert activity["object"]["objectType"] == "comment"
     assert "secret words" not in json.dumps(first)
-    assert second["data"]["activity"]["object"]["mentions"]["items"][0]["id"] == decode_id(world.bot["id"])[1]
+    assert second["data"]["activity"]["object"]["mentions"]["items"][0]["id"] == uuid_of(world.bot["id"])
 
 
 def test_activity_id_resolves_to_the_rest_id(world: World) -> None:
@@ -194,9 +201,9 @@ def test_card_submit_arrives_as_card_action(world: World) -> None:
         action = world.emulator.control.submit_card(world.alice, card.to_dict(), {"answer": "42"})
         activity = envelope(ws)["data"]["activity"]
     assert activity["verb"] == "cardAction"
-    assert activity["id"] == decode_id(action["id"])[1]
-    assert activity["object"]["id"] == decode_id(card.id)[1]
-    assert activity["actor"]["id"] == decode_id(world.alice["id"])[1]
+    assert activity["id"] == uuid_of(action["id"])
+    assert activity["object"]["id"] == uuid_of(card.id)
+    assert activity["actor"]["id"] == uuid_of(world.alice["id"])
     found = lookup(activity, world.bot, "attachment/actions")
     assert found.status_code == 200 and found.json()["id"] == action["id"]
     fetched = world.api.attachment_actions.get(found.json()["id"])
@@ -212,7 +219,7 @@ def test_file_is_shared_then_updated_as_safe(world: World, tmp_path: Path) -> No
     assert update["sequenceNumber"] == share["sequenceNumber"] + 1
     share_activity, update_activity = share["data"]["activity"], update["data"]["activity"]
     assert share_activity["verb"] == "share" and update_activity["verb"] == "update"
-    assert share_activity["id"] == decode_id(posted["id"])[1] != update_activity["id"]
+    assert share_activity["id"] == uuid_of(posted["id"]) != update_activity["id"]
     for activity, state in ((share_activity, "pending"), (update_activity, "safe")):
         assert activity["object"]["objectType"] == "content"
         assert activity["object"]["contentCategory"] == "documents"
@@ -244,6 +251,13 @@ def test_first_frame_must_be_authorization(world: World) -> None:
     with connect(world.device["webSocketUrl"] + QUERY) as ws:
         ws.send(json.dumps({"id": "1", "type": "ping"}))
         assert closed_code(ws)[0] == 4401
+
+
+def test_no_authorization_in_time_closes_1008(world: World) -> None:
+    world.emulator.mercury.auth_timeout = 0.1
+    with connect(world.device["webSocketUrl"] + QUERY) as ws:
+        code, reason = closed_code(ws)
+    assert code == 1008 and reason and "timeout window" in reason
 
 
 def test_unknown_or_deleted_device_fails_the_handshake_with_404(world: World) -> None:

@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 DEVICE_PATH = re.compile(r"^/v1/apps/wx2/registrations/([0-9a-f-]{36})/messages$")
 AUTH_TIMEOUT = 30.0
+# Mercury's own words (seconds sic); Cisco's SDK matches this reason to tell a timeout from other closes.
+AUTH_TIMEOUT_REASON = "Authentication did not happen within the timeout window of 30000 seconds."
 MAX_BUFFERED = 10_000
 ACK_HISTORY = 10_000
 
@@ -94,7 +96,7 @@ class Device:
     created: str
     modified: str
     sequence: int = 0
-    unacked: "OrderedDict[str, dict[str, Any]]" = field(default_factory=OrderedDict)
+    unacked: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
     link: Optional[Link] = None
 
 
@@ -109,6 +111,7 @@ class Mercury:
         self._server: Optional[Server] = None
         self._thread: Optional[threading.Thread] = None
         self._port = 0
+        self.auth_timeout = AUTH_TIMEOUT
         emulator.store.subscribe(self.on_event)
 
     @property
@@ -186,8 +189,9 @@ class Mercury:
 
     def _enqueue(self, device: Device, activity: dict[str, Any]) -> None:
         device.sequence += 1
+        envelope_id = new_uuid()
         envelope = {
-            "id": new_uuid(),
+            "id": envelope_id,
             "data": {"eventType": "conversation.activity", "activity": activity},
             "timestamp": now_ms(),
             "trackingId": f"EMULATOR_{new_uuid()}",
@@ -196,7 +200,7 @@ class Mercury:
             "alertType": "full",
             "headers": {},
         }
-        device.unacked[envelope["id"]] = envelope
+        device.unacked[envelope_id] = envelope
         while len(device.unacked) > MAX_BUFFERED:
             device.unacked.popitem(last=False)
         if device.link is not None:
@@ -244,10 +248,9 @@ class Mercury:
     def _authorize(self, connection: ServerConnection, device: Device) -> bool:
         """Wait for the authorization frame; close 4401 unless it carries the device owner's token."""
         try:
-            frame = json.loads(connection.recv(timeout=AUTH_TIMEOUT))
+            frame = json.loads(connection.recv(timeout=self.auth_timeout))
         except TimeoutError:
-            connection.close(1008, f"Authentication did not happen within the timeout window of "
-                                   f"{int(AUTH_TIMEOUT * 1000)} milliseconds.")
+            connection.close(1008, AUTH_TIMEOUT_REASON)
             return False
         except ConnectionClosed:
             return False
