@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, request
 
+from .devices import DEVICE_ROUTES
 from .http import body_json, fail, json_response, raw_id
 from .store import NotFound, Person, Room
 
@@ -60,7 +61,7 @@ def create_control_blueprint(emulator: "Emulator") -> Blueprint:
 
     @control.get("")
     def index() -> Response:
-        return json_response({"routes": ROUTES, "apiUrl": emulator.api_url, "u2cUrl": emulator.u2c_url})
+        return json_response({"routes": {**ROUTES, **DEVICE_ROUTES}, "apiUrl": emulator.api_url, "u2cUrl": emulator.u2c_url})
 
     @control.post("/people")
     def people_create() -> Response:

@@ -25,6 +25,16 @@ if TYPE_CHECKING:
     from .mercury import Device
     from .server import Emulator
 
+DEVICE_ROUTES = {
+    "GET /_emulator/devices": "every device with its owner, connection, sequence number and un-acked count",
+    "GET /_emulator/devices/acks": "every ack received",
+    "POST /_emulator/devices/<uuid>/drop": "drop the TCP connection without a close frame (client sees 1006)",
+    "POST /_emulator/devices/<uuid>/shutdown": "send a {type: shutdown} frame",
+    "POST /_emulator/devices/<uuid>/close": "close the websocket with {code, reason}",
+    "DELETE /_emulator/devices/<uuid>": "delete the device behind its owner's back (next handshake: 404)",
+    "POST /_emulator/devices/<uuid>/skip": "skip {count} sequence numbers (the client sees a gap)",
+}
+
 DEVICE_FIELDS = ("deviceName", "deviceType", "localizedModel", "model", "name", "systemName", "systemVersion")
 TOO_MANY_DEVICES = "User has excessive device registrations"
 JWE_HEADER = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0"  # {"alg":"dir","enc":"A256GCM"}

@@ -1,12 +1,15 @@
 """What every emulated Webex endpoint shares: bearer auth and Webex-shaped error bodies."""
 from __future__ import annotations
 
+import re
 from typing import Any, NoReturn
 
 from flask import Response, abort, g, jsonify, request
 
 from .ids import decode_id, new_uuid
 from .store import Person, Store
+
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -44,7 +47,13 @@ def caller(store: Store) -> Person:
 
 
 def raw_id(rest_id: str, kind: str, what: str) -> str:
-    """The uuid inside a REST id of TYPE ``kind``; 404 naming ``what`` when it is none."""
+    """The uuid inside a REST id of TYPE ``kind``; 404 naming ``what`` when it is none.
+
+    A bare uuid (the id a websocket activity carries) is taken too: webex-bot's thread replies send
+    one as parentId and work against Webex.
+    """
+    if UUID.fullmatch(rest_id):
+        return rest_id.lower()
     decoded = decode_id(rest_id)
     if decoded is None or decoded[0] != kind:
         fail(404, f"Could not find a {what} with the provided ID.")

@@ -162,7 +162,7 @@ def create_rest_blueprint(store: Store) -> Blueprint:
             if parent.room is not room or parent.parent is not None:
                 fail(400, "parentId must be a top-level message of the same room.")
         return store.add_message(author, room, text=text, markdown=markdown, files=files,
-                                 attachments=attachments, parent=parent)
+                                 attachments=attachments, parent=parent, mentions_in_text=False)
 
     def destination_room(author: Person, target: str, value: str) -> Room:
         if target == "roomId":

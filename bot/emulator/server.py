@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from functools import cached_property
 from typing import Any, Optional
 
 from flask import Flask, Response, g, request
@@ -98,7 +99,7 @@ class Emulator:
     def control_url(self) -> str:
         return f"{self.url}{CONTROL_PREFIX}"
 
-    @property
+    @cached_property
     def control(self) -> ControlClient:
         return ControlClient(self.control_url)
 

@@ -6,6 +6,7 @@ after the lock is released, so a slow listener never blocks the API.
 """
 from __future__ import annotations
 
+import html
 import itertools
 import secrets
 import threading
@@ -318,10 +319,13 @@ class Store:
     def add_message(self, author: Person, room: Room, *, text: str | None = None,
                     markdown: str | None = None, files: list[str] | None = None,
                     attachments: list[dict[str, Any]] | None = None,
-                    parent: Message | None = None) -> Message:
-        """Post as ``author``: mentions are read from the markdown, or from the text of a person."""
-        source = markdown if markdown is not None else (text or "")
-        rendered = render(source, self.resolver)
+                    parent: Message | None = None, mentions_in_text: bool = True) -> Message:
+        """Post as ``author``. Mentions are read from the markdown, and from the text only when
+        ``mentions_in_text`` (a person's chat client; Webex's REST API reads them in markdown only)."""
+        if markdown is None and not mentions_in_text:
+            rendered = Rendered(text or "", f"<p>{html.escape(text or '', quote=False)}</p>")
+        else:
+            rendered = render(markdown if markdown is not None else (text or ""), self.resolver)
         if markdown is not None and text:
             rendered.text = text
         with self.lock:
