@@ -2,14 +2,15 @@
 
 webex-bot was written against the real Webex, so whatever it needs from U2C, WDM, Mercury and the
 conversation service, the emulator must serve the same way. It runs in its own virtualenv (its
-dependencies pin other versions than ours); name that venv's python in WEBEX_BOT_CONFORMANCE_PYTHON:
-
-    WEBEX_BOT_CONFORMANCE_PYTHON=/path/to/venv/bin/python python -m pytest tests/test_conformance_webex_bot.py
+dependencies pin other versions than ours). The tests make that venv in ``.conformance-venv`` on first
+use, or take the python named in WEBEX_BOT_CONFORMANCE_PYTHON. Offline they skip, except under CI,
+where a missing conformance run is a failure.
 """
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -18,23 +19,45 @@ import pytest
 from bot.emulator import Emulator
 from bot.emulator.ids import decode_id
 
-PYTHON = os.environ.get("WEBEX_BOT_CONFORMANCE_PYTHON", "")
 DRIVER = Path(__file__).parent / "conformance" / "webex_bot_driver.py"
 WAIT = 30.0
 
-pytestmark = pytest.mark.skipif(not PYTHON, reason="set WEBEX_BOT_CONFORMANCE_PYTHON to a python with webex-bot")
+VENV = Path(__file__).resolve().parents[1] / ".conformance-venv"
+PACKAGE = "webex-bot==1.3.1"
+
+
+@pytest.fixture(scope="session")
+def conformance_python() -> str:
+    """A python with webex-bot installed, in a virtualenv of its own."""
+    given = os.environ.get("WEBEX_BOT_CONFORMANCE_PYTHON")
+    if given:
+        return given
+    python = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    stamp = VENV / "installed.txt"
+    if not python.exists() or not stamp.exists() or stamp.read_text() != PACKAGE:
+        steps = [[sys.executable, "-m", "venv", "--clear", str(VENV)],
+                 [str(python), "-m", "pip", "install", "--quiet", PACKAGE]]
+        for step in steps:
+            done = subprocess.run(step, capture_output=True, text=True, timeout=600)
+            if done.returncode != 0:
+                reason = f"cannot install {PACKAGE} for the conformance test: {done.stderr.strip()[-500:]}"
+                if os.environ.get("CI"):
+                    pytest.fail(reason)
+                pytest.skip(reason)
+        stamp.write_text(PACKAGE)
+    return str(python)
 
 
 class Driver:
     """webex-bot in a subprocess, its log kept for the failure message."""
 
-    def __init__(self, emulator: Emulator, bot: dict[str, Any], log: Path) -> None:
+    def __init__(self, python: str, emulator: Emulator, bot: dict[str, Any], log: Path) -> None:
         self.emulator = emulator
         self.log = log
         env = {**os.environ, "WEBEX_BOT_TOKEN": bot["token"], "PYTHONUNBUFFERED": "1"}
         with log.open("wb") as out:
             self.process = subprocess.Popen(
-                [PYTHON, str(DRIVER), "--api-url", emulator.api_url, "--u2c-url", emulator.u2c_url],
+                [python, str(DRIVER), "--api-url", emulator.api_url, "--u2c-url", emulator.u2c_url],
                 env=env, stdout=out, stderr=subprocess.STDOUT)
 
     def wait_for(self, read: Callable[[], list[Any]], what: str) -> list[Any]:
@@ -50,11 +73,11 @@ class Driver:
 
 
 @pytest.fixture
-def driver(emulator: Emulator, tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], Driver]]:
+def driver(conformance_python: str, emulator: Emulator, tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], Driver]]:
     started: list[Driver] = []
 
     def start(bot: dict[str, Any]) -> Driver:
-        started.append(Driver(emulator, bot, tmp_path / "webex_bot.log"))
+        started.append(Driver(conformance_python, emulator, bot, tmp_path / "webex_bot.log"))
         return started[-1]
 
     yield start
@@ -122,8 +145,8 @@ def test_webex_bot_answers_a_mention_in_a_group_room(emulator: Emulator,
     assert not [p for p in paths if unmentioned["id"] in p or raw[1] in p]
 
 
-def test_driver_refuses_to_start_without_a_token() -> None:
-    result = subprocess.run([PYTHON, str(DRIVER), "--api-url", "http://127.0.0.1:9/v1/", "--u2c-url", "x"],
+def test_driver_refuses_to_start_without_a_token(conformance_python: str) -> None:
+    result = subprocess.run([conformance_python, str(DRIVER), "--api-url", "http://127.0.0.1:9/v1/", "--u2c-url", "x"],
                             env={k: v for k, v in os.environ.items() if k != "WEBEX_BOT_TOKEN"},
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "WEBEX_BOT_TOKEN" in result.stderr
