@@ -6,15 +6,21 @@ Installed with the package (entry point ``pytest11``), so in any project that de
         testbot.say("echo hi")
         assert testbot.reply() == "hi"
 
-``webex_emulator`` gives a fresh local Webex per test; ``Chat`` plays one person talking to a bot.
+``webex_emulator`` gives a fresh local Webex per test; ``Chat`` plays one person talking to a bot;
+``testbot`` runs the real bot (receiver, dispatcher, webhooks) against the emulator with the built-in
+commands, the installed plugins and those named by the ``testbot_plugins`` fixture (override it to
+return your modules, decorated functions or plugin folders).
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Optional
 
 import pytest
 
+from .config import Config
 from .emulator import ControlClient, Emulator
+from .runner import BotRunner
 
 Json = dict[str, Any]
 
@@ -27,6 +33,7 @@ class Chat:
         self.bot = bot
         self.person = person
         self.room = room or control.direct_room(person, bot)
+        self.runner: Optional[BotRunner] = None
         self._seen = len(self._bot_messages())
 
     @property
@@ -72,3 +79,34 @@ def webex_person(webex_emulator: Emulator) -> Json:
 def webex_bot_account(webex_emulator: Emulator) -> Json:
     """A bot account of the emulator; ``["token"]`` is the token a bot under test runs with."""
     return webex_emulator.control.create_bot("Test Bot", "test-bot@webex.bot")
+
+
+def start_test_bot(emulator: Emulator, token: str, plugins: Iterable[Any] = (), **settings: Any) -> BotRunner:
+    """Start the real bot against ``emulator``, its webhooks pointing at its own local receiver."""
+    plugins = list(plugins)
+    folders = tuple(Path(p) for p in plugins if isinstance(p, (str, Path)))
+    extra = [p for p in plugins if not isinstance(p, (str, Path))]
+    config = Config(token=token, transport="webhook", tunnel="none", port=0, api_url=emulator.api_url,
+                    u2c_url=emulator.u2c_url, instance="testbot", commands_paths=folders, workers=4, **settings)
+    runner = BotRunner(config, extra=extra).start()
+    runner.use_public_url(runner.server.url)
+    return runner
+
+
+@pytest.fixture
+def testbot_plugins() -> list[Any]:
+    """What the ``testbot`` loads besides the built-ins: override to return modules, functions or folders."""
+    return []
+
+
+@pytest.fixture
+def testbot(webex_emulator: Emulator, webex_bot_account: Json, webex_person: Json,
+            testbot_plugins: list[Any]) -> Iterator[Chat]:
+    """A running bot and a person in a direct room with it: ``testbot.say(...)``, ``testbot.reply()``."""
+    runner = start_test_bot(webex_emulator, webex_bot_account["token"], testbot_plugins)
+    chat = Chat(webex_emulator.control, webex_bot_account, webex_person)
+    chat.runner = runner
+    try:
+        yield chat
+    finally:
+        runner.stop(timeout=4)

@@ -1,0 +1,65 @@
+"""``ctx``: what a handler gets — the words, the sender, the room, card inputs, and ``reply()``."""
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+from .replies import Reply, message_fields, replies_of
+
+if TYPE_CHECKING:
+    from .registry import Handler
+    from .webex import WebexClient
+
+
+class Context:
+    """One incoming message or card submit, as its handler sees it."""
+
+    def __init__(self, *, client: "WebexClient", room_id: str, room_type: str, sender_id: str,
+                 sender_email: str, text: str = "", words: Optional[list[str]] = None,
+                 command: str = "", message: Any = None, action: Any = None,
+                 thread_id: Optional[str] = None, in_thread: bool = False,
+                 commands: Optional[list["Handler"]] = None) -> None:
+        self.client = client
+        self.room_id = room_id
+        self.room_type = room_type
+        self.sender_id = sender_id
+        self.sender_email = sender_email
+        self.text = text
+        self.words = words or []
+        self.command = command
+        self.message = message
+        self.action = action
+        self.thread_id = thread_id
+        self.in_thread = in_thread
+        self._commands = commands or []
+        self.sent: list[Any] = []
+
+    @property
+    def is_direct(self) -> bool:
+        return self.room_type == "direct"
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        """The inputs of a submitted card (empty for a message)."""
+        return dict(self.action.inputs) if self.action is not None else {}
+
+    @property
+    def commands(self) -> list["Handler"]:
+        """The commands this sender may run here (what ``help`` lists)."""
+        return list(self._commands)
+
+    def reply(self, content: Union[str, Reply, None] = None, **options: Any) -> Any:
+        """Send a reply now (e.g. "working on it…" before long work); returns the sent message.
+
+        ``content`` is markdown or a ``Reply``; ``options`` are Reply fields (``thread=True``, ...).
+        """
+        if isinstance(content, Reply):
+            reply = dataclasses.replace(content, **options)
+        else:
+            reply = Reply(markdown=content, **options)
+        last = None
+        for one in replies_of(reply):
+            last = self.client.send(**message_fields(one, room_id=self.room_id, sender_id=self.sender_id,
+                                                     thread_id=self.thread_id, in_thread=self.in_thread))
+            self.sent.append(last)
+        return last

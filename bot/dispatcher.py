@@ -1,0 +1,190 @@
+"""The dispatcher: from an event to a handler's replies, on a bounded pool of workers.
+
+The receiver hands events over in microseconds; the work (fetch the message, check who asks, find
+the command, bind its arguments, run it, send the replies) happens here, where a slow or crashing
+handler can neither block nor kill the bot. Dedupe by message id makes every answer happen once.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import secrets
+import threading
+from typing import Any, Optional
+
+from .access import Access
+from .arguments import UsageError, bind, split_words
+from .context import Context
+from .dedupe import Dedupe
+from .events import CARD_ACTION, Event
+from .mentions import mentions_bot, strip_mention
+from .registry import Handler, Registry
+from .replies import replies_of
+from .webex import WebexAuthError, WebexClient, WebexUnavailable
+
+log = logging.getLogger(__name__)
+BOT_DOMAINS = ("@webex.bot", "@sparkbot.io")
+ACCEPTED, DUPLICATE, IGNORED, BUSY = "accepted", "duplicate", "ignored", "busy"
+
+
+class Dispatcher:
+    def __init__(self, *, client: WebexClient, registry: Registry, access: Access = Access(),
+                 allow_bots: bool = False, workers: int = 8, queue_size: int = 1000,
+                 dedupe: Optional[Dedupe] = None) -> None:
+        self.client = client
+        self.registry = registry
+        self.access = access
+        self.allow_bots = allow_bots
+        self.dedupe = dedupe or Dedupe()
+        self.me = client.me()
+        self._queue: queue.Queue[Optional[Event]] = queue.Queue(maxsize=queue_size)
+        self._workers = [threading.Thread(target=self._work, name=f"dispatch-{n}", daemon=True)
+                         for n in range(workers)]
+        self._accepting = True
+        self.handled = 0
+
+    def start(self) -> "Dispatcher":
+        for worker in self._workers:
+            worker.start()
+        return self
+
+    # -- intake (called from the receiver's or the websocket's thread) ---------------------------
+    def submit(self, event: Event) -> str:
+        """Queue ``event`` unless it is ours, seen already, or the pool is full; say which."""
+        if not self._accepting:
+            return BUSY
+        if event.person_id and event.person_id.rstrip("=") == self.me.id.rstrip("="):
+            return IGNORED
+        if not self.dedupe.first_time(event.key):
+            return DUPLICATE
+        try:
+            self._queue.put(event, timeout=1.0)
+        except queue.Full:
+            self.dedupe.forget(event.key)
+            log.error("dispatcher queue full: event %s refused, Webex or the catch-up will bring it again", event.id)
+            return BUSY
+        return ACCEPTED
+
+    def drain(self, timeout: float) -> bool:
+        """Stop accepting, let queued and running handlers finish (at most ``timeout`` s)."""
+        self._accepting = False
+        done = threading.Event()
+        threading.Thread(target=lambda: (self._queue.join(), done.set()), daemon=True).start()
+        finished = done.wait(timeout)
+        for _ in self._workers:
+            try:
+                self._queue.put_nowait(None)
+            except queue.Full:
+                break
+        return finished
+
+    # -- work ------------------------------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            event = self._queue.get()
+            try:
+                if event is None:
+                    return
+                self.handle(event)
+            finally:
+                self._queue.task_done()
+
+    def handle(self, event: Event) -> None:
+        """Handle one event to the end; failures are logged, never raised."""
+        try:
+            if event.kind == CARD_ACTION:
+                self._on_card_action(event)
+            else:
+                self._on_message(event)
+            self.handled += 1
+        except (WebexUnavailable, WebexAuthError) as exc:
+            self.dedupe.forget(event.key)
+            log.error("could not handle %s %s: %s", event.kind, event.id, exc)
+        except Exception:
+            log.exception("unexpected failure handling %s %s", event.kind, event.id)
+
+    def _on_message(self, event: Event) -> None:
+        if event.person_email and not self.access.allows(event.person_email, event.room_id):
+            log.info("ignored a message from %s: not allowed by the bot's access rules", event.person_email)
+            return
+        message = self.client.message(event.id)
+        email = (message.personEmail or "").lower()
+        if message.personId == self.me.id:
+            return
+        if email.endswith(BOT_DOMAINS) and not self.allow_bots:
+            log.info("ignored a message from the bot %s (BOT_ALLOW_BOTS is off)", email)
+            return
+        if not self.access.allows(email, message.roomId):
+            log.info("ignored a message from %s: not allowed by the bot's access rules", email)
+            return
+        html = getattr(message, "html", None)
+        text = message.text or ""
+        if message.roomType != "direct" or mentions_bot(html, self.me.id):
+            text = strip_mention(text, html, self.me.id, self.me.displayName)
+        words = split_words(text)
+        thread_id = message.parentId or message.id
+        ctx = Context(client=self.client, room_id=message.roomId, room_type=message.roomType or "",
+                      sender_id=message.personId, sender_email=email, text=text, words=words,
+                      message=message, thread_id=thread_id, in_thread=message.parentId is not None,
+                      commands=self._commands_for(email, message.roomId))
+        handler = self.registry.find(words[0]) if words else None
+        if handler is None:
+            self._no_command(ctx)
+            return
+        ctx.command = handler.name
+        parts = text.split(None, 1)
+        ctx.text = parts[1].strip() if len(parts) > 1 else ""
+        ctx.words = words[1:]
+        if not handler.access.allows(email, message.roomId):
+            ctx.reply(f"Sorry, you may not use `{handler.name}` here.")
+            return
+        self._run(handler, ctx, ctx.words)
+
+    def _on_card_action(self, event: Event) -> None:
+        action = self.client.card_action(event.id)
+        name = str((action.inputs or {}).get("action", ""))
+        handler = self.registry.action(name)
+        if handler is None:
+            log.warning("card submit %s names no card action (inputs.action=%r)", event.id, name)
+            return
+        email = event.person_email
+        if not (self.access.open and handler.access.open) and not email:
+            email = (self.client.person(action.personId).emails or [""])[0].lower()
+        if not (self.access.allows(email, action.roomId) and handler.access.allows(email, action.roomId)):
+            log.info("ignored a card submit from %s: not allowed", email or action.personId)
+            return
+        ctx = Context(client=self.client, room_id=action.roomId, room_type=event.room_type,
+                      sender_id=action.personId, sender_email=email, command=name, action=action,
+                      thread_id=action.messageId, commands=self._commands_for(email, action.roomId))
+        self._run(handler, ctx, [])
+
+    def _commands_for(self, email: str, room_id: str) -> list[Handler]:
+        return [h for h in self.registry.commands() if not h.hidden and h.access.allows(email, room_id)]
+
+    def _no_command(self, ctx: Context) -> None:
+        if self.registry.fallback is not None:
+            self._run(self.registry.fallback, ctx, [])
+        elif not ctx.words:
+            ctx.reply("Hello! Say `help` to see what I can do.")
+        else:
+            word = ctx.words[0]
+            close = self.registry.suggest(word)
+            hint = f" Did you mean {' or '.join(f'`{c}`' for c in close)}?" if close else ""
+            ctx.reply(f"I don't know the command `{word}`.{hint} Say `help` to see what I can do.")
+
+    def _run(self, handler: Handler, ctx: Context, words: list[str]) -> None:
+        try:
+            args, kwargs = bind(handler.function, words, handler.name)
+        except UsageError as exc:
+            ctx.reply(str(exc))
+            return
+        try:
+            for reply in replies_of(handler.function(ctx, *args, **kwargs)):
+                ctx.reply(reply)
+        except (WebexUnavailable, WebexAuthError):
+            raise
+        except Exception:
+            reference = secrets.token_hex(3).upper()
+            log.exception("handler %r (%s) failed, reference %s", handler.name, handler.source, reference)
+            ctx.reply(f"Sorry, something went wrong running `{handler.name or 'that'}`. "
+                      f"Reference: `{reference}`.")

@@ -1,0 +1,125 @@
+"""Plugin discovery: the built-in ``commands`` package, extra folders, and installed packages.
+
+A plugin is a Python module with decorated functions. A plugin that fails to import is reported with
+its file and reason while the others still load; two handlers with one name stop the start-up with
+an error that names both files.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import logging
+import pkgutil
+import sys
+import traceback
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Iterable, Iterator
+
+from .registry import Handler, Registry, marked_handler
+
+log = logging.getLogger(__name__)
+ENTRY_POINT_GROUP = "webex_bot.commands"
+
+
+@dataclass(frozen=True)
+class PluginError:
+    source: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"plugin {self.source} failed to load: {self.reason}"
+
+
+def _reason(exc: BaseException) -> str:
+    """The exception in one line, with the plugin's own line number when there is one."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (line {frames[-1].lineno})" if frames else ""
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        where = f" (line {exc.lineno})"
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def handlers_in(obj: Any) -> Iterator[Handler]:
+    """The handlers a module holds (or the handler a function is)."""
+    own = marked_handler(obj)
+    if own is not None:
+        yield own
+        return
+    for value in vars(obj).values() if isinstance(obj, ModuleType) else ():
+        handler = marked_handler(value)
+        if handler is not None:
+            yield handler
+
+
+def _folder_modules(folder: Path) -> Iterator[tuple[str, Any]]:
+    tag = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:8]
+    for path in sorted(folder.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        name = f"webex_bot_plugins_{tag}.{path.stem}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:  # a broken plugin must not stop the others
+            sys.modules.pop(name, None)
+            yield str(path), PluginError(str(path), _reason(exc))
+            continue
+        yield str(path), module
+
+
+def _package_modules(package: str) -> Iterator[tuple[str, Any]]:
+    try:
+        root = importlib.import_module(package)
+    except Exception as exc:
+        yield package, PluginError(package, _reason(exc))
+        return
+    for info in sorted(pkgutil.iter_modules(root.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        name = f"{package}.{info.name}"
+        try:
+            yield name, importlib.import_module(name)
+        except Exception as exc:
+            yield name, PluginError(name, _reason(exc))
+
+
+def _entry_point_objects() -> Iterator[tuple[str, Any]]:
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            yield f"{point.name} ({point.value})", point.load()
+        except Exception as exc:
+            yield point.value, PluginError(f"{point.name} ({point.value})", _reason(exc))
+
+
+def load_plugins(folders: Iterable[Path] = (), *, packages: Iterable[str] = ("commands",),
+                 use_entry_points: bool = True, extra: Iterable[Any] = ()) -> tuple[Registry, list[PluginError]]:
+    """Collect every handler into a new Registry; DuplicateCommand when two share a name.
+
+    ``extra`` takes modules or decorated functions directly (the test kit uses it).
+    """
+    registry = Registry()
+    errors: list[PluginError] = []
+    seen: set[int] = set()
+    sources: list[Iterable[tuple[str, Any]]] = [_package_modules(p) for p in packages]
+    sources += [_folder_modules(Path(f)) for f in folders]
+    if use_entry_points:
+        sources.append(_entry_point_objects())
+    sources.append((getattr(obj, "__name__", repr(obj)), obj) for obj in extra)
+    for source in sources:
+        for name, loaded in source:
+            if isinstance(loaded, PluginError):
+                log.error("%s", loaded)
+                errors.append(loaded)
+                continue
+            for handler in handlers_in(loaded):
+                if id(handler.function) not in seen:
+                    seen.add(id(handler.function))
+                    registry.add(handler)
+    return registry, errors

@@ -1,0 +1,102 @@
+"""The webhook receiver: a Flask app whose only route is the webhook, behind an unguessable path.
+
+Order matters for safety: the size is bounded and the signature is checked on the raw bytes, in
+constant time, before anything is parsed. Webex gets its 200 as soon as the event is queued.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+from datetime import datetime, timezone
+from typing import Callable, Optional
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from .events import BadEvent, Event
+
+log = logging.getLogger(__name__)
+PROBE_RESOURCE = "webex-bot-probe"
+
+
+def expected_signature(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+
+
+def signature_ok(secret: str, body: bytes, header: Optional[str]) -> bool:
+    """Whether ``header`` is the HMAC-SHA1 of the raw ``body``; compared in constant time."""
+    return bool(header) and hmac.compare_digest(expected_signature(secret, body), header.strip().lower())
+
+
+def is_stale(created: str, max_age: float, now: Optional[datetime] = None) -> bool:
+    """True when ``created`` is older than ``max_age`` seconds (a replayed delivery)."""
+    try:
+        moment = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return ((now or datetime.now(timezone.utc)) - moment).total_seconds() > max_age
+
+
+class Receiver:
+    """The Flask app of the webhook route; ``submit`` takes each verified event."""
+
+    def __init__(self, submit: Callable[[Event], str], *, secret: Optional[str] = None,
+                 max_body_bytes: int = 1024 * 1024, max_age: float = 3600.0) -> None:
+        self.secret = secret or secrets.token_hex(32)
+        self.path = f"/webhook/{secrets.token_urlsafe(24)}"
+        self.max_body_bytes = max_body_bytes
+        self.max_age = max_age
+        self.submit = submit
+        self.probes = 0
+        self.app = self._create_app()
+
+    def _create_app(self) -> Flask:
+        app = Flask("bot.receiver")
+        app.config["MAX_CONTENT_LENGTH"] = self.max_body_bytes
+        app.add_url_rule(self.path, "webhook", self._webhook, methods=["POST"])
+
+        @app.errorhandler(HTTPException)
+        def plain_error(exc: HTTPException) -> Response:
+            return _answer(exc.code or 500, exc.name.lower())
+
+        return app
+
+    def _webhook(self) -> Response:
+        body = request.get_data(cache=False)
+        if len(body) > self.max_body_bytes:
+            return _answer(413, "body too large")
+        header = request.headers.get("X-Spark-Signature")
+        if not header:
+            log.warning("refused an unsigned webhook request from %s", request.remote_addr)
+            return _answer(401, "missing signature")
+        if not signature_ok(self.secret, body, header):
+            log.warning("refused a webhook request with a bad signature from %s", request.remote_addr)
+            return _answer(403, "bad signature")
+        try:
+            envelope = json.loads(body)
+        except ValueError:
+            return _answer(400, "malformed JSON")
+        if not isinstance(envelope, dict):
+            return _answer(400, "the body is not a JSON object")
+        if envelope.get("resource") == PROBE_RESOURCE:
+            self.probes += 1
+            return _answer(200, "probe")
+        try:
+            event = Event.from_webhook(envelope)
+        except BadEvent as exc:
+            return _answer(400, str(exc))
+        if is_stale(event.created, self.max_age):
+            log.warning("ignored a delivery of %s created %s: older than %ss", event.id, event.created,
+                        int(self.max_age))
+            return _answer(200, "stale")
+        outcome = self.submit(event)
+        return _answer(503 if outcome == "busy" else 200, outcome)
+
+
+def _answer(status: int, outcome: str) -> Response:
+    response = jsonify({"status": outcome})
+    response.status_code = status
+    return response

@@ -1,0 +1,130 @@
+"""Commands and their registry: the ``@command`` decorator plugin authors use, and name lookup.
+
+The decorator only marks a function; nothing is registered globally. Plugin loading (plugins.py)
+collects marked functions into a ``Registry``, so two bots in one process never share commands.
+"""
+from __future__ import annotations
+
+import difflib
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Optional
+
+from .access import Access
+
+MARK = "__webex_bot_handler__"
+
+
+@dataclass(frozen=True)
+class Handler:
+    """A command, a card action or the fallback, with where it came from (for clear errors)."""
+
+    kind: str  # command | card_action | fallback
+    name: str
+    function: Callable[..., Any]
+    help: str = ""
+    aliases: tuple[str, ...] = ()
+    access: Access = field(default_factory=Access)
+    hidden: bool = False
+
+    @property
+    def source(self) -> str:
+        """``file:line`` of the handler, to name it in error messages."""
+        try:
+            return f"{inspect.getsourcefile(self.function)}:{inspect.getsourcelines(self.function)[1]}"
+        except (OSError, TypeError):
+            return getattr(self.function, "__module__", "?")
+
+    @property
+    def summary(self) -> str:
+        """The first line of the help: the ``help=`` text, else the docstring's first line."""
+        text = self.help or inspect.getdoc(self.function) or ""
+        return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def _mark(handler: Handler) -> Callable[..., Any]:
+    setattr(handler.function, MARK, handler)
+    return handler.function
+
+
+def command(name: Optional[str] = None, *, help: str = "", aliases: Iterable[str] = (),
+            people: Iterable[str] = (), domains: Iterable[str] = (), rooms: Iterable[str] = (),
+            hidden: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Make a function a chat command. ``name`` defaults to the function's name; ``help`` to its
+    docstring. ``people``, ``domains`` and ``rooms`` restrict who may run it (on top of the bot's rules).
+    """
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        word = (name or function.__name__).strip().lower()
+        if not word or any(ch.isspace() for ch in word):
+            raise ValueError(f"command name {word!r} must be one word")
+        return _mark(Handler("command", word, function, help, tuple(a.lower() for a in aliases),
+                             Access.of(people, domains, rooms), hidden))
+    return decorate
+
+
+def card_action(name: str, *, people: Iterable[str] = (), domains: Iterable[str] = (),
+                rooms: Iterable[str] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Handle the submits of Adaptive Cards whose Action.Submit data has ``"action": name``."""
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        return _mark(Handler("card_action", name, function, access=Access.of(people, domains, rooms)))
+    return decorate
+
+
+def fallback(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Handle every message that names no command (for example, to pass it to another system)."""
+    return _mark(Handler("fallback", "", function))
+
+
+def marked_handler(obj: Any) -> Optional[Handler]:
+    """The handler a decorator attached to ``obj``, if any."""
+    handler = getattr(obj, MARK, None)
+    return handler if isinstance(handler, Handler) else None
+
+
+class DuplicateCommand(Exception):
+    """Two handlers claim one name; the message names both files."""
+
+
+class Registry:
+    """The commands, card actions and fallback of one bot."""
+
+    def __init__(self) -> None:
+        self._commands: dict[str, Handler] = {}
+        self._words: dict[str, Handler] = {}
+        self._actions: dict[str, Handler] = {}
+        self.fallback: Optional[Handler] = None
+
+    def add(self, handler: Handler) -> None:
+        if handler.kind == "command":
+            for word in (handler.name, *handler.aliases):
+                if word in self._words:
+                    other = self._words[word]
+                    raise DuplicateCommand(f"command '{word}' is defined twice: in {other.source} and in "
+                                           f"{handler.source}; rename one of them")
+            self._commands[handler.name] = handler
+            for word in (handler.name, *handler.aliases):
+                self._words[word] = handler
+        elif handler.kind == "card_action":
+            if handler.name in self._actions:
+                raise DuplicateCommand(f"card action '{handler.name}' is defined twice: in "
+                                       f"{self._actions[handler.name].source} and in {handler.source}")
+            self._actions[handler.name] = handler
+        else:
+            if self.fallback is not None:
+                raise DuplicateCommand(f"two fallbacks: in {self.fallback.source} and in {handler.source}")
+            self.fallback = handler
+
+    def find(self, word: str) -> Optional[Handler]:
+        """The command named ``word`` or one of its aliases, case-insensitively."""
+        return self._words.get(word.lower())
+
+    def action(self, name: str) -> Optional[Handler]:
+        return self._actions.get(name)
+
+    def commands(self) -> list[Handler]:
+        """Every command, sorted by name."""
+        return sorted(self._commands.values(), key=lambda h: h.name)
+
+    def suggest(self, word: str) -> list[str]:
+        """The command names closest to a mistyped ``word``."""
+        return difflib.get_close_matches(word.lower(), list(self._words), n=3, cutoff=0.6)

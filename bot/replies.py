@@ -1,0 +1,70 @@
+"""Replies: what a handler returns, and how each one becomes one POST /messages.
+
+A handler returns None, a str (markdown in the same room), a ``Reply``, or a list or generator of
+those. ``Reply`` covers markdown or plain text, one local file or URL, an Adaptive Card, a reply in
+the thread, and a direct message to the sender.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Optional, Union
+
+CARD_TYPE = "application/vnd.microsoft.card.adaptive"
+
+
+@dataclass(frozen=True)
+class Reply:
+    markdown: Optional[str] = None
+    text: Optional[str] = None
+    file: Optional[Union[str, Path]] = None
+    card: Optional[dict[str, Any]] = None
+    thread: Optional[bool] = None  # None: in the thread when the question was in one
+    direct: bool = False  # to the sender in a 1:1 room instead of the room asked in
+
+
+def card(content: dict[str, Any], fallback: str = "This message holds a card; open it in a Webex app.",
+         **options: Any) -> Reply:
+    """A reply with an Adaptive Card; ``fallback`` is shown by clients without cards."""
+    return Reply(text=fallback, card=content, **options)
+
+
+def file(path: Union[str, Path], markdown: Optional[str] = None, **options: Any) -> Reply:
+    """A reply with one local file (uploaded as multipart) or one public URL."""
+    return Reply(markdown=markdown, file=path, **options)
+
+
+def replies_of(result: Any) -> Iterator[Reply]:
+    """Every reply in what a handler returned, in order; TypeError names what it cannot send."""
+    if result is None:
+        return
+    if isinstance(result, Reply):
+        yield result
+    elif isinstance(result, str):
+        if result.strip():
+            yield Reply(markdown=result)
+    elif isinstance(result, (list, tuple)) or inspect.isgenerator(result):
+        for item in result:
+            yield from replies_of(item)
+    else:
+        raise TypeError(f"a handler may return None, a str, a Reply or a list of them, not {type(result).__name__}")
+
+
+def message_fields(reply: Reply, *, room_id: str, sender_id: str, thread_id: Optional[str],
+                   in_thread: bool) -> dict[str, Any]:
+    """The POST /messages fields of ``reply``, for a question asked in ``room_id`` by ``sender_id``."""
+    fields: dict[str, Any] = {"toPersonId": sender_id} if reply.direct else {"roomId": room_id}
+    if reply.markdown is not None:
+        fields["markdown"] = reply.markdown
+    if reply.text is not None:
+        fields["text"] = reply.text
+    if reply.file is not None:
+        fields["files"] = [str(reply.file)]
+    if reply.card is not None:
+        fields["attachments"] = [{"contentType": CARD_TYPE, "content": reply.card}]
+    threaded = in_thread if reply.thread is None else reply.thread
+    if threaded and thread_id and not reply.direct:
+        fields["parentId"] = thread_id
+    return fields
+

@@ -1,0 +1,96 @@
+"""One running bot: the Webex client, the plugins, the dispatcher, the receiver and the webhooks.
+
+``BotRunner.start()`` brings them up in order and ``stop()`` takes them down in reverse; both are
+what run_bot.py and the test kit call, so the tests run the bot exactly as users do.
+"""
+from __future__ import annotations
+
+import errno
+import logging
+from typing import Any, Iterable, Optional
+
+from .config import Config
+from .dispatcher import Dispatcher
+from .plugins import load_plugins
+from .receiver import Receiver
+from .registry import Registry
+from .webex import WebexClient
+from .webhooks import Webhooks
+from .wsgi import BackgroundServer
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """The bot cannot start; the message says why and what to do, in a line or two."""
+
+
+class BotRunner:
+    def __init__(self, config: Config, *, registry: Optional[Registry] = None, extra: Iterable[Any] = ()) -> None:
+        self.config = config
+        self.client = WebexClient(config.token, config.api_url)
+        self._registry = registry
+        self._extra = list(extra)
+        self.dispatcher: Optional[Dispatcher] = None
+        self.receiver: Optional[Receiver] = None
+        self.server: Optional[BackgroundServer] = None
+        self.webhooks: Optional[Webhooks] = None
+        self.public_url: Optional[str] = None
+
+    @property
+    def local_url(self) -> str:
+        """Where the webhook route listens on this machine."""
+        assert self.server is not None and self.receiver is not None
+        return self.server.url + self.receiver.path
+
+    def start(self) -> "BotRunner":
+        me = self.client.me()
+        log.info("running as %s <%s>", me.displayName, (me.emails or ["?"])[0])
+        registry = self._registry
+        if registry is None:
+            registry, _errors = load_plugins(self.config.commands_paths, extra=self._extra)
+        log.info("commands: %s", ", ".join(h.name for h in registry.commands()) or "(none)")
+        if self.config.access.open:
+            log.warning("the bot answers everyone who can message it; limit it with --allow, --allow-domains "
+                        "or --allow-rooms")
+        self.dispatcher = Dispatcher(client=self.client, registry=registry, access=self.config.access,
+                                     allow_bots=self.config.allow_bots, workers=self.config.workers).start()
+        self.receiver = Receiver(self.dispatcher.submit, max_body_bytes=self.config.max_body_bytes)
+        self.server = self._serve(self.receiver)
+        log.info("webhook receiver listening on %s:%s", self.config.host, self.server.port)
+        self.webhooks = Webhooks(self.client, bot_name=me.displayName, instance=self.config.instance,
+                                 secret=self.receiver.secret)
+        if self.config.public_url:
+            self.use_public_url(self.config.public_url)
+        return self
+
+    def use_public_url(self, public_url: str) -> None:
+        """Point our webhooks at ``public_url`` (which must reach the receiver's port)."""
+        assert self.webhooks is not None and self.receiver is not None
+        self.public_url = public_url.rstrip("/")
+        self.webhooks.sync(self.public_url + self.receiver.path)
+
+    def _serve(self, receiver: Receiver) -> BackgroundServer:
+        try:
+            server = BackgroundServer(receiver.app, self.config.host, self.config.port, threads=8,
+                                      name="webhook-receiver", clear_untrusted_proxy_headers=True,
+                                      max_request_body_size=receiver.max_body_bytes * 2)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise StartupError(f"port {self.config.port} is in use: stop the program using it or pick "
+                                   "another with --port / BOT_PORT") from None
+            raise StartupError(f"cannot listen on {self.config.host}:{self.config.port}: {exc.strerror}") from None
+        return server.start()
+
+    def stop(self, timeout: float = 8.0) -> None:
+        """Stop taking events, let handlers finish, remove our webhooks unless kept."""
+        if self.dispatcher is not None:
+            if not self.dispatcher.drain(timeout / 2):
+                log.warning("some handlers were still running at shutdown")
+        if self.webhooks is not None and self.public_url and not self.config.keep_webhooks:
+            try:
+                self.webhooks.delete_ours()
+            except Exception as exc:  # shutdown goes on whatever Webex says
+                log.warning("could not remove the webhooks: %s", exc)
+        if self.server is not None:
+            self.server.stop(timeout / 4)

@@ -1,0 +1,65 @@
+"""Our webhooks: registered, repaired and removed by name, never touching anyone else's.
+
+Each webhook is named from the bot and the instance (``Helper Bot [laptop-ada] messages``), so a laptop
+run and a production run of the same bot token each manage only their own pair.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .webex import WebexClient
+
+log = logging.getLogger(__name__)
+RESOURCES = ("messages", "attachmentActions")
+
+
+def webhook_name(bot_name: str, instance: str, resource: str) -> str:
+    return f"{bot_name} [{instance}] {resource}"
+
+
+class Webhooks:
+    def __init__(self, client: WebexClient, *, bot_name: str, instance: str, secret: str) -> None:
+        self.client = client
+        self.secret = secret
+        self.names = {webhook_name(bot_name, instance, r): r for r in RESOURCES}
+
+    def ours(self) -> list[Any]:
+        """Our webhooks as Webex lists them (one GET)."""
+        return [h for h in self.client.webhooks() if h.name in self.names]
+
+    def sync(self, target_url: str) -> list[str]:
+        """Make exactly our webhooks point at ``target_url`` with this run's secret, active.
+
+        Reuses our webhooks from an earlier run (PUT keeps their ids), recreates missing ones and
+        removes duplicates. Returns one readable line per change.
+        """
+        changes: list[str] = []
+        found: dict[str, Any] = {}
+        for hook in self.ours():
+            if hook.name in found:
+                self.client.delete_webhook(hook.id)
+                changes.append(f"removed a duplicate webhook '{hook.name}'")
+            else:
+                found[hook.name] = hook
+        for name, resource in self.names.items():
+            hook = found.get(name)
+            if hook is None:
+                self.client.create_webhook(name=name, targetUrl=target_url, resource=resource, event="created",
+                                           secret=self.secret)
+                changes.append(f"created webhook '{name}'")
+            elif hook.targetUrl != target_url or hook.status != "active" or hook.secret != self.secret:
+                self.client.update_webhook(hook.id, name=name, targetUrl=target_url, secret=self.secret,
+                                           status="active")
+                what = "re-activated" if hook.status != "active" else "updated"
+                changes.append(f"{what} webhook '{name}'")
+        for line in changes:
+            log.info("%s", line)
+        return changes
+
+    def delete_ours(self) -> int:
+        """Remove our webhooks (clean shutdown); returns how many went."""
+        hooks = self.ours()
+        for hook in hooks:
+            self.client.delete_webhook(hook.id)
+        return len(hooks)
