@@ -23,7 +23,7 @@ class Context:
         self.room_id = room_id
         self.room_type = room_type
         self.sender_id = sender_id
-        self.sender_email = sender_email
+        self._sender_email = sender_email
         self.text = text
         self.words = words or []
         self.command = command
@@ -33,6 +33,14 @@ class Context:
         self.in_thread = in_thread
         self._commands = commands or []
         self.sent: list[Any] = []
+
+    @property
+    def sender_email(self) -> str:
+        """The sender's email; for a card submit it costs one lookup, made only when asked for."""
+        if not self._sender_email and self.sender_id:
+            person = self.client.person(self.sender_id)
+            self._sender_email = ((person.emails or [""])[0] if person is not None else "").lower()
+        return self._sender_email
 
     @property
     def is_direct(self) -> bool:

@@ -130,6 +130,10 @@ class ControlClient:
         ``inject("latency", seconds=0.2)``; ``path`` limits a fault to calls under that path."""
         return self._call("POST", "/faults", json={"kind": kind, **spec})["items"]
 
+    def faults(self) -> list[Json]:
+        """The faults still active (a counted fault goes once its calls are used up)."""
+        return self._call("GET", "/faults")["items"]
+
     def clear_faults(self) -> None:
         self._call("DELETE", "/faults")
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Optional
 
 from flask import Response, abort, g, jsonify, request
 
@@ -33,13 +33,17 @@ def json_response(body: Any, status: int = 200) -> Response:
     return response
 
 
+def token_owner(store: Store) -> Optional[Person]:
+    """Whose bearer token came with the request, if any (no error: the traffic log uses it too)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return store.person_by_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+
+
 def caller(store: Store) -> Person:
     """The person or bot whose bearer token came with the request; 401 without a valid one."""
     if "caller" in g:
         return g.caller
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    person = store.person_by_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    person = token_owner(store)
     if person is None:
         fail(401, "The request requires a valid access token set in the Authorization request header.")
     g.caller = person

@@ -14,7 +14,7 @@ from .control import create_control_blueprint
 from .delivery import Deliverer
 from .devices import create_devices_blueprint
 from .faults import Faults
-from .http import error_response
+from .http import error_response, token_owner
 from .mercury import Mercury
 from .rest import create_rest_blueprint
 from .settings import Settings
@@ -41,7 +41,7 @@ def create_app(emulator: "Emulator") -> Flask:
     @app.after_request
     def record_call(response: Response) -> Response:
         if not request.path.startswith(CONTROL_PREFIX):
-            who = g.get("caller")
+            who = g.get("caller") or token_owner(emulator.store)
             emulator.traffic.record(
                 method=request.method, path=request.path, query=request.query_string.decode(),
                 status=response.status_code, caller=who.id if who else None,
