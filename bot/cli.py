@@ -14,8 +14,6 @@ from typing import Optional
 from .config import ConfigError, load_config
 from .logs import setup_logging
 from .registry import DuplicateCommand
-from .runner import BotRunner, StartupError
-from .webex import WebexAuthError, WebexUnavailable
 
 log = logging.getLogger("bot")
 EXIT_CONFIG = 2
@@ -31,6 +29,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         config = load_config(argv)
     except ConfigError as exc:
         return _fail(str(exc))
+    # Imported only now: the web stack takes most of a second to load, which --help and a wrong
+    # setting should not wait for.
+    from .runner import BotRunner, StartupError
+    from .webex import WebexAuthError, WebexUnavailable
+
     setup_logging(config.log_level, config.secrets())
 
     stop = threading.Event()

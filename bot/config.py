@@ -10,7 +10,7 @@ import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Mapping, NoReturn, Optional
 from urllib.parse import urlparse
 
 from dotenv import dotenv_values
@@ -20,7 +20,22 @@ from .access import Access
 DEFAULT_API_URL = "https://webexapis.com/v1/"
 DEFAULT_U2C_URL = "https://u2c.wbx2.com/u2c/api/v1/catalog"
 TOKEN_HELP = ("set WEBEX_BOT_TOKEN to your bot's access token (create a bot at "
-              "https://developer.webex.com/my-apps/new/bot), or try `python run_bot.py --sandbox`")
+              "https://developer.webex.com/my-apps/new/bot), or try one offline: `python -m bot.emulator` "
+              "prints a token and WEBEX_API_URL")
+ENV_ONLY_HELP = """\
+settings read only from the environment or the .env file:
+  WEBEX_BOT_TOKEN      the bot's access token (no flag: the process list would show it)
+  WEBEX_U2C_URL        service catalog for the device websocket [default: Webex's]
+  NGROK_AUTHTOKEN      your ngrok authtoken (https://dashboard.ngrok.com)
+  BOT_NGROK_PATH       ngrok program to run [default: the one pyngrok installs]
+  BOT_NGROK_DOMAIN     your reserved ngrok domain [default: a random one]
+  BOT_NGROK_CONFIG     ngrok configuration file to use [default: pyngrok's]
+  BOT_HEALTH_INTERVAL  seconds between tunnel and webhook checks [default 30]
+  BOT_ALLOW_BOTS       answer other bots too (1/true/yes/on) [default off]
+  BOT_WORKERS          commands that run at once [default 8]
+  BOT_MAX_BODY         largest webhook request accepted, in bytes [default 1048576]
+  BOT_STATE_DIR        folder the bot keeps its state in [default ~/.webex-bot]
+"""
 
 
 class ConfigError(Exception):
@@ -41,6 +56,7 @@ class Config:
     ngrok_path: Optional[str] = None
     ngrok_authtoken: Optional[str] = None
     ngrok_domain: Optional[str] = None
+    ngrok_config: Optional[str] = None
     health_interval: float = 30.0
     instance: str = field(default_factory=socket.gethostname)
     keep_webhooks: bool = False
@@ -56,13 +72,20 @@ class Config:
         return [s for s in (self.token, self.ngrok_authtoken) if s]
 
 
+class _Parser(argparse.ArgumentParser):
+    """A bad flag is a ConfigError like a bad variable: one line and exit 2, not argparse's usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"{message} (see --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="run_bot.py",
-        description="Run a Webex bot from this machine. Every option also reads the environment variable "
-                    "named after it; a .env file in the current folder is read when present.",
-        epilog="The bot's token comes from WEBEX_BOT_TOKEN (environment or .env), never from a flag, so it "
-               "does not show in the process list.")
+    parser = _Parser(
+        prog="run_bot.py", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run a Webex bot from this machine. Every option also reads the environment variable\n"
+                    "in [brackets]; a .env file in the current folder is read when present, and the\n"
+                    "environment wins over it.",
+        epilog=ENV_ONLY_HELP)
     add = parser.add_argument
     add("--transport", choices=("auto", "webhook", "websocket"), help="how Webex reaches the bot [BOT_TRANSPORT, "
         "default auto: webhooks through the tunnel, the device websocket when no tunnel can run]")
@@ -95,13 +118,15 @@ def _pick(flag: object, env: Mapping[str, str], name: str, default: object = Non
     return value if value not in (None, "") else default
 
 
-def _number(value: object, name: str, kind: type, minimum: float) -> float:
+def _number(value: object, name: str, kind: type, minimum: float, maximum: Optional[float] = None) -> float:
     try:
         number = kind(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{name} must be a number, got {value!r}") from None
     if number < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, got {number}")
     return number
 
 
@@ -161,7 +186,7 @@ def load_config(argv: Optional[list[str]] = None, environ: Optional[Mapping[str,
         tunnel=tunnel,
         public_url=public_url,
         host=str(_pick(args.host, env, "BOT_HOST", "127.0.0.1")),
-        port=int(_number(_pick(args.port, env, "BOT_PORT", 8080), "BOT_PORT", int, 0)),
+        port=int(_number(_pick(args.port, env, "BOT_PORT", 8080), "BOT_PORT", int, 0, 65535)),
         commands_paths=tuple(commands),
         api_url=_url(str(_pick(args.api_url, env, "WEBEX_API_URL", DEFAULT_API_URL)).rstrip("/") + "/",
                      "WEBEX_API_URL"),
@@ -169,7 +194,8 @@ def load_config(argv: Optional[list[str]] = None, environ: Optional[Mapping[str,
         ngrok_path=env.get("BOT_NGROK_PATH") or None,
         ngrok_authtoken=env.get("NGROK_AUTHTOKEN") or None,
         ngrok_domain=env.get("BOT_NGROK_DOMAIN") or None,
-        health_interval=_number(env.get("BOT_HEALTH_INTERVAL", 30), "BOT_HEALTH_INTERVAL", float, 0.05),
+        ngrok_config=env.get("BOT_NGROK_CONFIG") or None,
+        health_interval=_number(_pick(None, env, "BOT_HEALTH_INTERVAL", 30), "BOT_HEALTH_INTERVAL", float, 0.05),
         instance=str(_pick(args.instance, env, "BOT_INSTANCE", socket.gethostname())),
         keep_webhooks=bool(args.keep_webhooks) or _flag(env.get("BOT_KEEP_WEBHOOKS", "")),
         log_level=log_level,
@@ -177,7 +203,7 @@ def load_config(argv: Optional[list[str]] = None, environ: Optional[Mapping[str,
                          _csv(_pick(args.allow_domains, env, "BOT_ALLOWED_DOMAINS")),
                          _csv(_pick(args.allow_rooms, env, "BOT_ALLOWED_ROOMS"))),
         allow_bots=_flag(env.get("BOT_ALLOW_BOTS", "")),
-        workers=int(_number(env.get("BOT_WORKERS", 8), "BOT_WORKERS", int, 1)),
-        max_body_bytes=int(_number(env.get("BOT_MAX_BODY", 1024 * 1024), "BOT_MAX_BODY", int, 1024)),
+        workers=int(_number(_pick(None, env, "BOT_WORKERS", 8), "BOT_WORKERS", int, 1)),
+        max_body_bytes=int(_number(_pick(None, env, "BOT_MAX_BODY", 1024 * 1024), "BOT_MAX_BODY", int, 1024)),
         state_dir=Path(env.get("BOT_STATE_DIR") or Path.home() / ".webex-bot"),
     )

@@ -10,7 +10,7 @@ import logging
 import queue
 import secrets
 import threading
-from typing import Any, Optional
+from typing import Callable, Optional
 
 from .access import Access
 from .arguments import UsageError, bind, split_words
@@ -30,12 +30,13 @@ ACCEPTED, DUPLICATE, IGNORED, BUSY = "accepted", "duplicate", "ignored", "busy"
 class Dispatcher:
     def __init__(self, *, client: WebexClient, registry: Registry, access: Access = Access(),
                  allow_bots: bool = False, workers: int = 8, queue_size: int = 1000,
-                 dedupe: Optional[Dedupe] = None) -> None:
+                 dedupe: Optional[Dedupe] = None, on_handled: Optional[Callable[[Event], None]] = None) -> None:
         self.client = client
         self.registry = registry
         self.access = access
         self.allow_bots = allow_bots
         self.dedupe = dedupe or Dedupe()
+        self.on_handled = on_handled
         self.me = client.me()
         self._queue: queue.Queue[Optional[Event]] = queue.Queue(maxsize=queue_size)
         self._workers = [threading.Thread(target=self._work, name=f"dispatch-{n}", daemon=True)
@@ -96,6 +97,8 @@ class Dispatcher:
                 self._on_card_action(event)
             else:
                 self._on_message(event)
+                if self.on_handled is not None:
+                    self.on_handled(event)
             self.handled += 1
         except (WebexUnavailable, WebexAuthError) as exc:
             self.dedupe.forget(event.key)

@@ -49,6 +49,6 @@ def setup_logging(level: str, secrets: Iterable[str] = ()) -> RedactingFilter:
     handler._webex_bot = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("urllib3", "waitress", "websockets", "pyngrok"):
+    for noisy in ("urllib3", "waitress", "websockets", "pyngrok", "webexpythonsdk"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     return redactor

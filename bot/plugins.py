@@ -35,12 +35,25 @@ class PluginError:
 
 
 def _reason(exc: BaseException) -> str:
-    """The exception in one line, with the plugin's own line number when there is one."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f" (line {frames[-1].lineno})" if frames else ""
-    if isinstance(exc, SyntaxError) and exc.lineno:
-        where = f" (line {exc.lineno})"
+    """The exception in one line, with the line of the plugin where it went wrong.
+
+    That is the first module-level frame (the plugin's own code), not the deepest one, which may be
+    inside the library the plugin called; a SyntaxError already names its file and line.
+    """
+    if isinstance(exc, SyntaxError):
+        return f"{type(exc).__name__}: {exc}"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if f.name == "<module>" and not f.filename.startswith("<")]
+    where = f" (line {frames[0].lineno})" if frames else ""
     return f"{type(exc).__name__}: {exc}{where}"
+
+
+def _origin(handler: Handler) -> tuple[Any, ...]:
+    """Where a handler is defined: one file imported under two module names is still one command."""
+    code = getattr(handler.function, "__code__", None)
+    if code is None:
+        return (id(handler.function),)
+    return (handler.kind, handler.name, str(Path(code.co_filename).resolve()), code.co_firstlineno)
 
 
 def handlers_in(obj: Any) -> Iterator[Handler]:
@@ -106,7 +119,7 @@ def load_plugins(folders: Iterable[Path] = (), *, packages: Iterable[str] = ("co
     """
     registry = Registry()
     errors: list[PluginError] = []
-    seen: set[int] = set()
+    seen: set[tuple[Any, ...]] = set()
     sources: list[Iterable[tuple[str, Any]]] = [_package_modules(p) for p in packages]
     sources += [_folder_modules(Path(f)) for f in folders]
     if use_entry_points:
@@ -119,7 +132,7 @@ def load_plugins(folders: Iterable[Path] = (), *, packages: Iterable[str] = ("co
                 errors.append(loaded)
                 continue
             for handler in handlers_in(loaded):
-                if id(handler.function) not in seen:
-                    seen.add(id(handler.function))
+                if _origin(handler) not in seen:
+                    seen.add(_origin(handler))
                     registry.add(handler)
     return registry, errors

@@ -27,8 +27,14 @@ def expected_signature(secret: str, body: bytes) -> str:
 
 
 def signature_ok(secret: str, body: bytes, header: Optional[str]) -> bool:
-    """Whether ``header`` is the HMAC-SHA1 of the raw ``body``; compared in constant time."""
-    return bool(header) and hmac.compare_digest(expected_signature(secret, body), header.strip().lower())
+    """Whether ``header`` is the HMAC-SHA1 of the raw ``body``; compared in constant time.
+
+    Compared as bytes: ``compare_digest`` raises on a non-ASCII str, and the header is the sender's.
+    """
+    if not header:
+        return False
+    given = header.strip().lower().encode("utf-8", "replace")
+    return hmac.compare_digest(expected_signature(secret, body).encode(), given)
 
 
 def is_stale(created: str, max_age: float, now: Optional[datetime] = None) -> bool:
@@ -37,6 +43,8 @@ def is_stale(created: str, max_age: float, now: Optional[datetime] = None) -> bo
         moment = datetime.fromisoformat(created.replace("Z", "+00:00"))
     except ValueError:
         return False
+    if moment.tzinfo is None:  # Webex writes UTC; a time without a zone must not crash the route
+        moment = moment.replace(tzinfo=timezone.utc)
     return ((now or datetime.now(timezone.utc)) - moment).total_seconds() > max_age
 
 
@@ -54,7 +62,7 @@ class Receiver:
         self.app = self._create_app()
 
     def _create_app(self) -> Flask:
-        app = Flask("bot.receiver")
+        app = Flask("bot.receiver", static_folder=None)  # Flask would serve /static/<file> otherwise
         app.config["MAX_CONTENT_LENGTH"] = self.max_body_bytes
         app.add_url_rule(self.path, "webhook", self._webhook, methods=["POST"])
 

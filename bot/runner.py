@@ -1,4 +1,5 @@
-"""One running bot: the Webex client, the plugins, the dispatcher, the receiver and the webhooks.
+"""One running bot: the Webex client, the plugins, the dispatcher, the receiver, the tunnel and its
+supervisor.
 
 ``BotRunner.start()`` brings them up in order and ``stop()`` takes them down in reverse; both are
 what run_bot.py and the test kit call, so the tests run the bot exactly as users do.
@@ -7,13 +8,18 @@ from __future__ import annotations
 
 import errno
 import logging
+from datetime import datetime, timezone
 from typing import Any, Iterable, Optional
 
+from .catchup import catch_up, iso
 from .config import Config
 from .dispatcher import Dispatcher
+from .handled import HandledLog
 from .plugins import load_plugins
 from .receiver import Receiver
 from .registry import Registry
+from .supervisor import Supervisor
+from .tunnels import NgrokTunnel, StaticUrl, Tunnel, TunnelError
 from .webex import WebexClient
 from .webhooks import Webhooks
 from .wsgi import BackgroundServer
@@ -35,13 +41,18 @@ class BotRunner:
         self.receiver: Optional[Receiver] = None
         self.server: Optional[BackgroundServer] = None
         self.webhooks: Optional[Webhooks] = None
-        self.public_url: Optional[str] = None
+        self.handled: Optional[HandledLog] = None
+        self.supervisor: Optional[Supervisor] = None
 
     @property
     def local_url(self) -> str:
         """Where the webhook route listens on this machine."""
         assert self.server is not None and self.receiver is not None
         return self.server.url + self.receiver.path
+
+    @property
+    def public_url(self) -> Optional[str]:
+        return self.supervisor.public_url if self.supervisor is not None else None
 
     def start(self) -> "BotRunner":
         me = self.client.me()
@@ -53,22 +64,40 @@ class BotRunner:
         if self.config.access.open:
             log.warning("the bot answers everyone who can message it; limit it with --allow, --allow-domains "
                         "or --allow-rooms")
+        self.handled = HandledLog.for_instance(self.config.state_dir, me.id, self.config.instance)
+        self.handled.start_mark(iso(datetime.now(timezone.utc)))
         self.dispatcher = Dispatcher(client=self.client, registry=registry, access=self.config.access,
-                                     allow_bots=self.config.allow_bots, workers=self.config.workers).start()
+                                     allow_bots=self.config.allow_bots, workers=self.config.workers,
+                                     on_handled=lambda e: self.handled.record(e.id, e.created)).start()
         self.receiver = Receiver(self.dispatcher.submit, max_body_bytes=self.config.max_body_bytes)
         self.server = self._serve(self.receiver)
         log.info("webhook receiver listening on %s:%s", self.config.host, self.server.port)
         self.webhooks = Webhooks(self.client, bot_name=me.displayName, instance=self.config.instance,
                                  secret=self.receiver.secret)
-        if self.config.public_url:
-            self.use_public_url(self.config.public_url)
+        self.supervisor = Supervisor(tunnel=self._tunnel(), port=self.server.port, receiver=self.receiver,
+                                     webhooks=self.webhooks, interval=self.config.health_interval,
+                                     catch_up=self.catch_up)
+        try:
+            self.supervisor.bring_up()
+        except TunnelError as exc:
+            raise StartupError(str(exc)) from None
+        self.catch_up()
+        self.supervisor.start()
         return self
 
-    def use_public_url(self, public_url: str) -> None:
-        """Point our webhooks at ``public_url`` (which must reach the receiver's port)."""
-        assert self.webhooks is not None and self.receiver is not None
-        self.public_url = public_url.rstrip("/")
-        self.webhooks.sync(self.public_url + self.receiver.path)
+    def catch_up(self) -> int:
+        """Answer what arrived while the bot could not be reached."""
+        assert self.handled is not None and self.dispatcher is not None
+        return catch_up(self.client, self.handled, self.dispatcher.submit)
+
+    def _tunnel(self) -> Tunnel:
+        config = self.config
+        if config.tunnel == "none":
+            assert self.server is not None
+            return StaticUrl(config.public_url or self.server.url)
+        return NgrokTunnel(state_dir=config.state_dir, instance=config.instance, ngrok_path=config.ngrok_path,
+                           authtoken=config.ngrok_authtoken, domain=config.ngrok_domain,
+                           config_path=config.ngrok_config)
 
     def _serve(self, receiver: Receiver) -> BackgroundServer:
         try:
@@ -83,14 +112,18 @@ class BotRunner:
         return server.start()
 
     def stop(self, timeout: float = 8.0) -> None:
-        """Stop taking events, let handlers finish, remove our webhooks unless kept."""
-        if self.dispatcher is not None:
-            if not self.dispatcher.drain(timeout / 2):
-                log.warning("some handlers were still running at shutdown")
+        """Stop checking, let handlers finish, remove our webhooks unless kept, end the tunnel."""
+        if self.supervisor is not None:
+            self.supervisor.stop(stop_tunnel=False)
+        if self.dispatcher is not None and not self.dispatcher.drain(timeout / 2):
+            log.warning("some handlers were still running at shutdown")
         if self.webhooks is not None and self.public_url and not self.config.keep_webhooks:
             try:
-                self.webhooks.delete_ours()
+                removed = self.webhooks.delete_ours()
+                log.info("removed our %d webhook(s)", removed)
             except Exception as exc:  # shutdown goes on whatever Webex says
                 log.warning("could not remove the webhooks: %s", exc)
+        if self.supervisor is not None:
+            self.supervisor.tunnel.stop()
         if self.server is not None:
             self.server.stop(timeout / 4)

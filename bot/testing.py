@@ -13,6 +13,7 @@ return your modules, decorated functions or plugin folders).
 """
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
 
@@ -82,15 +83,17 @@ def webex_bot_account(webex_emulator: Emulator) -> Json:
 
 
 def start_test_bot(emulator: Emulator, token: str, plugins: Iterable[Any] = (), **settings: Any) -> BotRunner:
-    """Start the real bot against ``emulator``, its webhooks pointing at its own local receiver."""
+    """Start the real bot against ``emulator``, its webhooks pointing at its own local receiver.
+
+    ``settings`` are Config fields (``access=...``, ``allow_bots=True``, ``state_dir=...``).
+    """
     plugins = list(plugins)
     folders = tuple(Path(p) for p in plugins if isinstance(p, (str, Path)))
     extra = [p for p in plugins if not isinstance(p, (str, Path))]
+    settings.setdefault("state_dir", Path(tempfile.mkdtemp(prefix="webex-testbot-")))
     config = Config(token=token, transport="webhook", tunnel="none", port=0, api_url=emulator.api_url,
                     u2c_url=emulator.u2c_url, instance="testbot", commands_paths=folders, workers=4, **settings)
-    runner = BotRunner(config, extra=extra).start()
-    runner.use_public_url(runner.server.url)
-    return runner
+    return BotRunner(config, extra=extra).start()
 
 
 @pytest.fixture

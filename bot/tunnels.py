@@ -1,0 +1,149 @@
+"""Tunnel providers: how a public HTTPS URL comes to reach the receiver's local port.
+
+Each provider starts (giving the public URL), says whether it is alive, and stops. ``ngrok`` runs
+the agent through pyngrok; ``none`` is a URL you serve yourself (a reverse proxy with a certificate).
+Known failures become a ``TunnelError`` whose message says what to do; ``permanent`` ones (a missing
+authtoken, no agent binary) are not worth retrying.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from pathlib import Path
+from typing import Optional, Protocol
+
+log = logging.getLogger(__name__)
+WEBSOCKET_HINT = "or run with --transport websocket, which needs no tunnel"
+
+
+class TunnelError(Exception):
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class Tunnel(Protocol):
+    name: str
+
+    def start(self, port: int) -> str:
+        """Open the tunnel to ``127.0.0.1:port``; return its public URL."""
+
+    def alive(self) -> bool:
+        """Whether the tunnel's own process (if any) still runs."""
+
+    def stop(self) -> None:
+        """Close the tunnel and end its process."""
+
+
+class StaticUrl:
+    """A public URL served by your own reverse proxy (``--tunnel none --public-url``)."""
+
+    name = "none"
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+
+    def start(self, port: int) -> str:
+        return self.url
+
+    def alive(self) -> bool:
+        return True
+
+    def stop(self) -> None:
+        return None
+
+
+def explain_ngrok_failure(text: str) -> TunnelError:
+    """Turn what pyngrok or the agent said into a one-line error that says what to do."""
+    if "ERR_NGROK_4018" in text:
+        return TunnelError("ngrok needs an authtoken (ERR_NGROK_4018): sign up at https://dashboard.ngrok.com, "
+                           f"then set NGROK_AUTHTOKEN; {WEBSOCKET_HINT}", permanent=True)
+    if "ERR_NGROK_105" in text or "ERR_NGROK_107" in text:
+        return TunnelError("ngrok refused the authtoken (ERR_NGROK_105): copy it again from "
+                           f"https://dashboard.ngrok.com/get-started/your-authtoken into NGROK_AUTHTOKEN; "
+                           f"{WEBSOCKET_HINT}", permanent=True)
+    if "ERR_NGROK_108" in text:
+        return TunnelError("another ngrok agent already runs with this account (ERR_NGROK_108; the free plan "
+                           f"allows one): stop it (e.g. `pkill ngrok`) and start again, {WEBSOCKET_HINT}")
+    first_line = text.strip().splitlines()[0] if text.strip() else "no reason given"
+    return TunnelError(f"ngrok did not start: {first_line}")
+
+
+class NgrokTunnel:
+    """An ngrok agent driven by pyngrok, with a pid file so a crashed run's agent is ended next time."""
+
+    name = "ngrok"
+
+    def __init__(self, *, state_dir: Path, instance: str, ngrok_path: Optional[str] = None,
+                 authtoken: Optional[str] = None, domain: Optional[str] = None,
+                 config_path: Optional[str] = None, startup_timeout: int = 15) -> None:
+        from pyngrok.conf import PyngrokConfig
+
+        options: dict[str, object] = {}
+        if ngrok_path:
+            options["ngrok_path"] = ngrok_path
+        if config_path:
+            options["config_path"] = config_path
+        self.config = PyngrokConfig(auth_token=authtoken, monitor_thread=False, startup_timeout=startup_timeout,
+                                    config_version="3", **options)
+        self.domain = domain
+        self.pid_file = state_dir / f"ngrok-{instance}.pid"
+        self.public_url: Optional[str] = None
+
+    def start(self, port: int) -> str:
+        from pyngrok import ngrok
+        from pyngrok.exception import PyngrokError, PyngrokNgrokError, PyngrokNgrokInstallError
+
+        self._end_leftover_agent()
+        options = {"url": f"https://{self.domain}"} if self.domain else {}
+        try:
+            tunnel = ngrok.connect(str(port), "http", pyngrok_config=self.config, **options)
+        except PyngrokNgrokInstallError:
+            raise TunnelError("the ngrok agent is not installed and cannot be downloaded (offline?): install "
+                              f"ngrok and set BOT_NGROK_PATH to it, {WEBSOCKET_HINT}", permanent=True) from None
+        except PyngrokNgrokError as exc:
+            self._kill()
+            details = " ".join([str(exc), *(getattr(exc, "ngrok_errors", None) or [])])
+            raise explain_ngrok_failure(details) from None
+        except (PyngrokError, OSError) as exc:
+            self._kill()
+            raise TunnelError(f"ngrok did not start: {exc}") from None
+        process = ngrok.get_ngrok_process(self.config)
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        self.pid_file.write_text(str(process.proc.pid))
+        self.public_url = str(tunnel.public_url)
+        return self.public_url
+
+    def alive(self) -> bool:
+        from pyngrok import process
+
+        return process.is_process_running(self.config.ngrok_path)
+
+    def stop(self) -> None:
+        self._kill()
+        self.pid_file.unlink(missing_ok=True)
+
+    def _kill(self) -> None:
+        from pyngrok import ngrok
+
+        try:
+            ngrok.kill(self.config)
+        except Exception as exc:  # stopping goes on whatever state pyngrok is in
+            log.debug("ngrok.kill: %s", exc)
+
+    def _end_leftover_agent(self) -> None:
+        """End the agent a crashed earlier run of this instance left behind (it would block ours)."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return
+        cmdline = Path(f"/proc/{pid}/cmdline")
+        try:
+            if cmdline.exists() and b"ngrok" not in cmdline.read_bytes():
+                return
+            os.kill(pid, signal.SIGTERM)
+            log.info("ended the ngrok agent (pid %d) left over by an earlier run", pid)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.pid_file.unlink(missing_ok=True)
