@@ -60,6 +60,7 @@ class Config:
     health_interval: float = 30.0
     instance: str = field(default_factory=socket.gethostname)
     keep_webhooks: bool = False
+    keep_device: bool = False
     log_level: str = "INFO"
     access: Access = field(default_factory=Access)
     allow_bots: bool = False
@@ -101,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
         "webhooks [BOT_INSTANCE, default the host name]")
     add("--keep-webhooks", action="store_true", default=None,
         help="leave the webhooks registered on exit [BOT_KEEP_WEBHOOKS]")
+    add("--keep-device", action="store_true", default=None,
+        help="keep the websocket device registered on exit, so Webex buffers events until the next start "
+             "[BOT_KEEP_DEVICE]")
     add("--allow", metavar="EMAILS", help="comma-separated people allowed to use the bot [BOT_ALLOWED_PEOPLE]")
     add("--allow-domains", metavar="DOMAINS", help="comma-separated email domains allowed [BOT_ALLOWED_DOMAINS]")
     add("--allow-rooms", metavar="ROOM_IDS", help="comma-separated rooms whose members are allowed "
@@ -198,6 +202,7 @@ def load_config(argv: Optional[list[str]] = None, environ: Optional[Mapping[str,
         health_interval=_number(_pick(None, env, "BOT_HEALTH_INTERVAL", 30), "BOT_HEALTH_INTERVAL", float, 0.05),
         instance=str(_pick(args.instance, env, "BOT_INSTANCE", socket.gethostname())),
         keep_webhooks=bool(args.keep_webhooks) or _flag(env.get("BOT_KEEP_WEBHOOKS", "")),
+        keep_device=bool(args.keep_device) or _flag(env.get("BOT_KEEP_DEVICE", "")),
         log_level=log_level,
         access=Access.of(_csv(_pick(args.allow, env, "BOT_ALLOWED_PEOPLE")),
                          _csv(_pick(args.allow_domains, env, "BOT_ALLOWED_DOMAINS")),

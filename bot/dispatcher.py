@@ -107,7 +107,7 @@ class Dispatcher:
             log.exception("unexpected failure handling %s %s", event.kind, event.id)
 
     def _on_message(self, event: Event) -> None:
-        if event.person_email and not self.access.allows(event.person_email, event.room_id):
+        if event.person_email and event.room_id and not self.access.allows(event.person_email, event.room_id):
             log.info("ignored a message from %s: not allowed by the bot's access rules", event.person_email)
             return
         message = self.client.message(event.id)

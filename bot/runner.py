@@ -20,8 +20,10 @@ from .receiver import Receiver
 from .registry import Registry
 from .supervisor import Supervisor
 from .tunnels import NgrokTunnel, StaticUrl, Tunnel, TunnelError
+from .wdm import DeviceRegistry
 from .webex import WebexClient
 from .webhooks import Webhooks
+from .websocket import TransportError, WebsocketTransport, uuid_of
 from .wsgi import BackgroundServer
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ class BotRunner:
         self.webhooks: Optional[Webhooks] = None
         self.handled: Optional[HandledLog] = None
         self.supervisor: Optional[Supervisor] = None
+        self.websocket: Optional[WebsocketTransport] = None
 
     @property
     def local_url(self) -> str:
@@ -69,21 +72,65 @@ class BotRunner:
         self.dispatcher = Dispatcher(client=self.client, registry=registry, access=self.config.access,
                                      allow_bots=self.config.allow_bots, workers=self.config.workers,
                                      on_handled=lambda e: self.handled.record(e.id, e.created)).start()
+        if self.config.transport == "websocket":
+            self._start_websocket()
+        else:
+            self._start_webhooks(me.displayName)
+        return self
+
+    def _start_webhooks(self, bot_name: str) -> None:
+        """Receiver, tunnel, webhooks and supervisor; under ``auto`` a tunnel that cannot start hands
+        over to the websocket."""
+        assert self.dispatcher is not None
         self.receiver = Receiver(self.dispatcher.submit, max_body_bytes=self.config.max_body_bytes)
         self.server = self._serve(self.receiver)
         log.info("webhook receiver listening on %s:%s", self.config.host, self.server.port)
-        self.webhooks = Webhooks(self.client, bot_name=me.displayName, instance=self.config.instance,
+        self.webhooks = Webhooks(self.client, bot_name=bot_name, instance=self.config.instance,
                                  secret=self.receiver.secret)
+        auto = self.config.transport == "auto"
         self.supervisor = Supervisor(tunnel=self._tunnel(), port=self.server.port, receiver=self.receiver,
                                      webhooks=self.webhooks, interval=self.config.health_interval,
-                                     catch_up=self.catch_up)
+                                     catch_up=self.catch_up, on_give_up=self._fall_back if auto else None)
         try:
             self.supervisor.bring_up()
         except TunnelError as exc:
-            raise StartupError(str(exc)) from None
+            if not auto:
+                raise StartupError(str(exc)) from None
+            log.warning("no tunnel (%s); using the device websocket instead", exc)
+            self.supervisor = None
+            self._start_websocket()
+            return
         self.catch_up()
         self.supervisor.start()
-        return self
+
+    def _start_websocket(self) -> None:
+        assert self.dispatcher is not None
+        registry = DeviceRegistry(self.config.token, self.config.u2c_url, self.config.instance)
+        self.websocket = WebsocketTransport(registry=registry, token=self.config.token,
+                                            my_uuid=uuid_of(self.client.me().id), submit=self.dispatcher.submit,
+                                            catch_up=self.catch_up, keep_device=self.config.keep_device)
+        try:
+            self.websocket.start()
+        except TransportError as exc:
+            raise StartupError(str(exc)) from None
+        self.catch_up()
+
+    def _fall_back(self, reason: str) -> None:
+        """The tunnel keeps failing: move to the websocket, then retire the webhooks and the tunnel."""
+        log.warning("%s; switching to the device websocket", reason)
+        try:
+            self._start_websocket()
+        except StartupError as exc:
+            log.error("the websocket fallback failed too: %s", exc)
+            return
+        if self.webhooks is not None and not self.config.keep_webhooks:
+            try:
+                self.webhooks.delete_ours()
+            except Exception as exc:  # the websocket runs already; stale webhooks only fail their deliveries
+                log.warning("could not remove the webhooks: %s", exc)
+        if self.supervisor is not None:
+            self.supervisor.tunnel.stop()
+            self.supervisor = None
 
     def catch_up(self) -> int:
         """Answer what arrived while the bot could not be reached."""
@@ -113,17 +160,20 @@ class BotRunner:
 
     def stop(self, timeout: float = 8.0) -> None:
         """Stop checking, let handlers finish, remove our webhooks unless kept, end the tunnel."""
-        if self.supervisor is not None:
-            self.supervisor.stop(stop_tunnel=False)
+        supervisor = self.supervisor
+        if supervisor is not None:
+            supervisor.stop(stop_tunnel=False)
         if self.dispatcher is not None and not self.dispatcher.drain(timeout / 2):
             log.warning("some handlers were still running at shutdown")
-        if self.webhooks is not None and self.public_url and not self.config.keep_webhooks:
+        if self.webhooks is not None and supervisor is not None and not self.config.keep_webhooks:
             try:
                 removed = self.webhooks.delete_ours()
                 log.info("removed our %d webhook(s)", removed)
             except Exception as exc:  # shutdown goes on whatever Webex says
                 log.warning("could not remove the webhooks: %s", exc)
-        if self.supervisor is not None:
-            self.supervisor.tunnel.stop()
+        if self.websocket is not None:
+            self.websocket.stop()
+        if supervisor is not None:
+            supervisor.tunnel.stop()
         if self.server is not None:
             self.server.stop(timeout / 4)

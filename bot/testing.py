@@ -91,7 +91,8 @@ def start_test_bot(emulator: Emulator, token: str, plugins: Iterable[Any] = (), 
     folders = tuple(Path(p) for p in plugins if isinstance(p, (str, Path)))
     extra = [p for p in plugins if not isinstance(p, (str, Path))]
     settings.setdefault("state_dir", Path(tempfile.mkdtemp(prefix="webex-testbot-")))
-    config = Config(token=token, transport="webhook", tunnel="none", port=0, api_url=emulator.api_url,
+    settings.setdefault("transport", "webhook")
+    config = Config(token=token, tunnel="none", port=0, api_url=emulator.api_url,
                     u2c_url=emulator.u2c_url, instance="testbot", commands_paths=folders, workers=4, **settings)
     return BotRunner(config, extra=extra).start()
 

@@ -1,0 +1,267 @@
+"""The device websocket transport: Webex pushes events over an outbound connection, no public URL.
+
+One thread owns the connection and is the only code that writes to it (authorization, pings, acks):
+frames written from several threads corrupt a compressed stream. Activities are mapped to REST ids
+through the conversation service on a small pool, handed to the dispatcher as ``Event``s, and then
+acknowledged, so an event lost to a crash is replayed by Webex. Drops reconnect with backoff and
+jitter; close codes that mean "never" stop the transport with a clear reason.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import queue
+import random
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Optional
+
+import requests
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from .events import CARD_ACTION, MESSAGE, Event
+from .wdm import DeviceError, DeviceRegistry
+
+log = logging.getLogger(__name__)
+QUERY = "outboundWireFormat=text&bufferStates=true&aliasHttpStatus=true"
+READY_EVENTS = ("mercury.buffer_state", "mercury.registration_status")
+PERMANENT_CLOSES = {
+    4400: "Webex rejected the websocket request (4400)",
+    4401: "Webex refused the bot token on the websocket (4401): check WEBEX_BOT_TOKEN",
+    4403: "Webex forbids this bot the websocket (4403)",
+    4000: "another connection replaced this one (4000): is the same bot instance running elsewhere? "
+          "Give each run its own --instance",
+}
+
+
+def uuid_of(rest_id: str) -> str:
+    """The uuid at the end of a REST id (``ciscospark://<cluster>/<TYPE>/<uuid>``, base64)."""
+    padded = rest_id + "=" * (-len(rest_id) % 4)
+    return base64.b64decode(padded).decode(errors="replace").rsplit("/", 1)[-1]
+
+
+class TransportError(Exception):
+    """The websocket transport cannot run; the message says why and what to do."""
+
+
+class WebsocketTransport:
+    def __init__(self, *, registry: DeviceRegistry, token: str, my_uuid: str, submit: Callable[[Event], str],
+                 catch_up: Callable[[], int], keep_device: bool = False, ping_interval: float = 15.0,
+                 pong_timeout: float = 14.0, max_backoff: float = 32.0) -> None:
+        self.registry = registry
+        self.token = token
+        self.my_uuid = my_uuid
+        self.submit = submit
+        self.catch_up = catch_up
+        self.keep_device = keep_device
+        self.ping_interval = ping_interval
+        self.pong_timeout = pong_timeout
+        self.max_backoff = max_backoff
+        self.device: Optional[dict[str, Any]] = None
+        self.fatal: Optional[str] = None
+        self.connections = 0
+        self.gaps = 0
+        self._ready = threading.Event()
+        self._stopping = threading.Event()
+        self._outbox: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ws-resolve")
+        self._http = requests.Session()
+        self._http.headers["Authorization"] = f"Bearer {token}"
+        self._last_sequence: Optional[int] = None
+        self._ws: Optional[ClientConnection] = None
+        self._thread: Optional[threading.Thread] = None
+
+    @property
+    def connected(self) -> bool:
+        return self._ready.is_set()
+
+    def start(self, timeout: float = 20.0) -> "WebsocketTransport":
+        """Connect and wait until Webex says the connection is ready (TransportError otherwise)."""
+        self._thread = threading.Thread(target=self._run, name="websocket", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._ready.wait(0.05):
+            if self.fatal:
+                raise TransportError(self.fatal)
+            if time.monotonic() > deadline:
+                self.stop()
+                raise TransportError(f"the Webex websocket was not ready within {timeout:.0f}s")
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        ws = self._ws
+        if ws is not None:
+            ws.close()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self.device is not None and not self.keep_device:
+            try:
+                self.registry.delete(self.device)
+                log.info("removed device %s", self.registry.name)
+            except (DeviceError, KeyError) as exc:
+                log.warning("could not remove the device: %s", exc)
+
+    # -- the connection loop ---------------------------------------------------------------------
+    def _run(self) -> None:
+        delay = 1.0
+        while not self._stopping.is_set():
+            try:
+                if self.device is None:
+                    self.device = self.registry.ensure()
+                    self._last_sequence = None
+                reason = self._session(self.device)
+            except InvalidStatus as exc:
+                if exc.response.status_code == 404:
+                    log.info("the device is gone (404 on connect); registering again")
+                    self.device = None
+                    continue
+                reason = f"websocket handshake failed (HTTP {exc.response.status_code})"
+            except DeviceError as exc:
+                if exc.permanent:
+                    self.fatal = str(exc)
+                    return
+                reason = str(exc)
+            except (OSError, InvalidHandshake, TimeoutError) as exc:
+                reason = f"cannot connect ({type(exc).__name__})"
+            if self.fatal or self._stopping.is_set():
+                return
+            if self._ready.is_set():
+                delay = 1.0
+            self._ready.clear()
+            wait = min(delay, self.max_backoff) * random.uniform(0.7, 1.3)
+            log.warning("websocket: %s; reconnecting in %.1fs", reason, wait)
+            self._stopping.wait(wait)
+            delay = min(delay * 2, self.max_backoff)
+
+    def _session(self, device: dict[str, Any]) -> str:
+        """One connection, from authorization to close; returns why it ended."""
+        url = device["webSocketUrl"] + ("&" if "?" in device["webSocketUrl"] else "?") + QUERY
+        with connect(url, ping_interval=None, open_timeout=15, close_timeout=2, max_size=2 ** 24,
+                     additional_headers={"Authorization": f"Bearer {self.token}"}) as ws:
+            self._ws = ws
+            self.connections += 1
+            ws.send(json.dumps({"id": str(uuid.uuid4()), "type": "authorization",
+                                "data": {"token": f"Bearer {self.token}"}}))
+            try:
+                return self._converse(ws)
+            except ConnectionClosed as exc:
+                code = exc.rcvd.code if exc.rcvd is not None else 1006
+                if code in PERMANENT_CLOSES and not self._stopping.is_set():
+                    self.fatal = PERMANENT_CLOSES[code]
+                return f"connection closed ({code})"
+            finally:
+                self._ws = None
+
+    def _converse(self, ws: ClientConnection) -> str:
+        next_ping = time.monotonic() + self.ping_interval
+        awaited_pong: Optional[str] = None
+        pong_deadline = 0.0
+        while not self._stopping.is_set():
+            while not self._outbox.empty():
+                ws.send(json.dumps(self._outbox.get_nowait()))
+            try:
+                frame = json.loads(ws.recv(timeout=0.1))
+            except TimeoutError:
+                frame = None
+            except ValueError:
+                log.warning("websocket: ignored a frame that is not JSON")
+                frame = None
+            if frame is not None:
+                if frame.get("type") == "pong" and frame.get("id") == awaited_pong:
+                    awaited_pong = None
+                elif frame.get("type") == "shutdown":
+                    ws.close()
+                    return "Webex asked to reconnect (shutdown)"
+                else:
+                    self._on_envelope(frame)
+            now = time.monotonic()
+            if awaited_pong is not None and now > pong_deadline:
+                ws.close()
+                return f"no pong within {self.pong_timeout:.0f}s"
+            if awaited_pong is None and now >= next_ping:
+                awaited_pong = str(uuid.uuid4())
+                ws.send(json.dumps({"id": awaited_pong, "type": "ping"}))
+                pong_deadline = now + self.pong_timeout
+                next_ping = now + self.ping_interval
+        ws.close()
+        return "stopped"
+
+    # -- envelopes -------------------------------------------------------------------------------
+    def _ack(self, envelope_id: Optional[str]) -> None:
+        if envelope_id:
+            self._outbox.put({"type": "ack", "messageId": envelope_id})
+
+    def _on_envelope(self, envelope: dict[str, Any]) -> None:
+        data = envelope.get("data") or {}
+        event_type = data.get("eventType")
+        if event_type in READY_EVENTS:
+            if not self._ready.is_set():
+                log.info("websocket ready")
+            self._ready.set()
+            self._ack(envelope.get("id"))
+            return
+        self._check_sequence(envelope.get("sequenceNumber"))
+        activity = data.get("activity")
+        if event_type != "conversation.activity" or not isinstance(activity, dict):
+            self._ack(envelope.get("id"))
+            return
+        self._pool.submit(self._deliver, envelope["id"], activity)
+
+    def _check_sequence(self, number: Any) -> None:
+        if not isinstance(number, int):
+            return
+        last = self._last_sequence
+        if last is not None and number > last + 1:
+            self.gaps += 1
+            log.warning("websocket: events %d to %d never arrived; catching up over REST", last + 1, number - 1)
+            threading.Thread(target=self.catch_up, name="gap-catch-up", daemon=True).start()
+        self._last_sequence = number if last is None else max(last, number)
+
+    def _deliver(self, envelope_id: str, activity: dict[str, Any]) -> None:
+        """Map the activity to its REST id, hand it to the dispatcher, then acknowledge it."""
+        try:
+            target = self._target(activity)
+            if target is not None:
+                kind, rest_id = target
+                actor = activity.get("actor") or {}
+                tags = (activity.get("target") or {}).get("tags") or []
+                self.submit(Event(kind=kind, id=rest_id, room_id="", person_id="",
+                                  person_email=str(actor.get("emailAddress", "")),
+                                  room_type="direct" if "ONE_ON_ONE" in tags else "group",
+                                  created=str(activity.get("published", "")), transport="websocket"))
+        except (requests.RequestException, ValueError, KeyError) as exc:
+            log.warning("websocket: could not look up activity %s (%s); Webex will send it again",
+                        activity.get("id"), exc)
+            return
+        self._ack(envelope_id)
+
+    def _target(self, activity: dict[str, Any]) -> Optional[tuple[str, str]]:
+        """The (kind, REST id) an activity calls for, or None when there is nothing to do."""
+        if (activity.get("actor") or {}).get("id") == self.my_uuid:
+            return None
+        verb = activity.get("verb")
+        obj = activity.get("object") or {}
+        if verb == "post":
+            return MESSAGE, self._lookup(activity, "messages", activity["id"])
+        if verb == "cardAction":
+            return CARD_ACTION, self._lookup(activity, "attachment/actions", activity["id"])
+        if verb in ("share", "update") and obj.get("contentCategory") == "documents":
+            message_uuid = activity["id"] if verb == "share" else obj.get("id")
+            items = (obj.get("files") or {}).get("items") or []
+            if items and all(i.get("malwareQuarantineState") == "safe" for i in items) and message_uuid:
+                return MESSAGE, self._lookup(activity, "messages", message_uuid)
+        return None
+
+    def _lookup(self, activity: dict[str, Any], kind: str, activity_uuid: str) -> str:
+        """The REST id, from the conversation service of the activity's own cluster."""
+        target = activity["target"]
+        url = target["url"].replace(f"conversations/{target['id']}", f"{kind}/{activity_uuid}")
+        response = self._http.get(url, timeout=15)
+        response.raise_for_status()
+        return str(response.json()["id"])
