@@ -1,0 +1,368 @@
+"""run_bot.py and its configuration: the real program in a subprocess, and the pure parts beside it.
+
+Each run starts in an empty temporary folder (so no stray ``.env`` is read) with an environment built
+from scratch; the emulator runs in the test process and the program talks to it over HTTP.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from webexpythonsdk import WebexAPI
+
+from bot.config import DEFAULT_API_URL, ConfigError, load_config
+from bot.emulator import Emulator
+from bot.logs import MASK, redact, setup_logging
+
+REPO = Path(__file__).resolve().parents[1]
+RUN_BOT = str(REPO / "run_bot.py")
+OPTIONS = ("--transport", "--tunnel", "--public-url", "--host", "--port", "--commands", "--api-url", "--instance",
+           "--keep-webhooks", "--log-level")
+VARIABLES = ("WEBEX_BOT_TOKEN", "BOT_TRANSPORT", "BOT_TUNNEL", "BOT_PUBLIC_URL", "BOT_HOST", "BOT_PORT",
+             "BOT_COMMANDS_PATH", "WEBEX_API_URL", "BOT_INSTANCE", "BOT_KEEP_WEBHOOKS", "BOT_LOG_LEVEL",
+             "WEBEX_U2C_URL", "BOT_NGROK_PATH", "NGROK_AUTHTOKEN", "BOT_HEALTH_INTERVAL")
+Json = dict[str, Any]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def clean_env(home: Path, **variables: str) -> dict[str, str]:
+    """Only what Python needs, plus ``variables``: no token leaks in from the developer's shell."""
+    return {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "PYTHONPATH": str(REPO),
+            "PYTHONUNBUFFERED": "1", **variables}
+
+
+def start(cwd: Path, *args: str, **variables: str) -> subprocess.Popen:
+    """run_bot.py in ``cwd``, its output going to files there (a pipe nobody reads could block it)."""
+    with open(cwd / "stdout.txt", "w") as out, open(cwd / "stderr.txt", "w") as err:
+        return subprocess.Popen([sys.executable, RUN_BOT, *args], cwd=cwd, env=clean_env(cwd, **variables),
+                                stdout=out, stderr=err, text=True)
+
+
+def outcome(process: subprocess.Popen, cwd: Path, timeout: float = 30) -> tuple[int, str, str]:
+    code = process.wait(timeout)
+    return code, (cwd / "stdout.txt").read_text(), (cwd / "stderr.txt").read_text()
+
+
+def run(cwd: Path, *args: str, **variables: str) -> tuple[int, str, str]:
+    return outcome(start(cwd, *args, **variables), cwd)
+
+
+def one_error_line(stderr: str) -> str:
+    """The single line an expected failure prints; anything else (a traceback) fails the test."""
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: ") and "Traceback" not in stderr
+    return lines[0]
+
+
+@pytest.fixture
+def bot(emulator: Emulator) -> Json:
+    return emulator.control.create_bot("Helper", "helper@webex.bot")
+
+
+# -- the program ---------------------------------------------------------------------------------
+
+def test_help_lists_every_option_and_variable(tmp_path):
+    code, out, err = run(tmp_path, "--help")
+    assert code == 0 and err == ""
+    for option in OPTIONS:
+        assert option in out, option
+    for variable in VARIABLES:
+        assert variable in out, variable
+
+
+def test_no_token_is_one_line_saying_where_to_get_one(tmp_path):
+    code, out, err = run(tmp_path, "--tunnel", "none", "--public-url", "https://bot.example.org")
+    assert code == 2 and out == ""
+    line = one_error_line(err)
+    assert "WEBEX_BOT_TOKEN" in line and "https://developer.webex.com" in line
+
+
+def test_invalid_settings_are_one_line_each(tmp_path):
+    cases = [  # (flags, variables, what the line names)
+        ((), {"BOT_PORT": "abc"}, "BOT_PORT must be a number"),
+        (("--port", "70000"), {}, "BOT_PORT must be at most 65535"),
+        (("--transport", "x"), {}, "--transport: invalid choice: 'x'"),
+        ((), {"BOT_HEALTH_INTERVAL": "-1"}, "BOT_HEALTH_INTERVAL must be at least"),
+        (("--tunnel", "none"), {}, "--tunnel none needs --public-url"),
+        (("--commands", str(tmp_path / "nowhere")), {}, f"commands folder {tmp_path / 'nowhere'} does not exist"),
+        ((), {"WEBEX_API_URL": "ftp://x"}, "WEBEX_API_URL must be an http(s):// URL"),
+        ((), {"BOT_PUBLIC_URL": "http://bot.example.org"}, "--public-url must be an https:// URL"),
+        (("--log-level", "loud"), {}, "--log-level: invalid choice"),
+    ]
+    runs = []
+    for n, (flags, variables, expected) in enumerate(cases):
+        folder = tmp_path / f"case{n}"
+        folder.mkdir()
+        # all at once, they only parse; a token is set so that each fails on its own setting
+        runs.append((folder, expected, start(folder, *flags, WEBEX_BOT_TOKEN="a-token-never-used", **variables)))
+    for folder, expected, process in runs:
+        code, out, err = outcome(process, folder)
+        assert code == 2 and out == "", err
+        assert expected in one_error_line(err)
+        assert "a-token-never-used" not in err
+
+
+def test_a_refused_token_from_the_env_file_is_one_line_without_the_token(tmp_path, emulator):
+    token = "Zm9yZ2VkLXRva2VuLXRoYXQtd2ViZXgtZG9lcy1ub3Qta25vdw"
+    (tmp_path / ".env").write_text(f"WEBEX_BOT_TOKEN={token}\nBOT_LOG_LEVEL=DEBUG\n")
+    code, out, err = run(tmp_path, "--tunnel", "none", "--public-url", "http://127.0.0.1:9", "--api-url",
+                         emulator.api_url)
+    assert code == 2
+    line = one_error_line(err)
+    assert "401" in line and "token" in line
+    assert token not in out + err
+    assert [c["status"] for c in emulator.control.calls()] == [401]
+
+
+def test_a_port_in_use_is_an_error_saying_so(tmp_path, emulator, bot):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = run(tmp_path, "--port", str(port), "--tunnel", "none", "--public-url",
+                             f"http://127.0.0.1:{port}", "--api-url", emulator.api_url, WEBEX_BOT_TOKEN=bot["token"])
+    assert code == 2
+    assert "running as Helper" in err  # INFO is the default level
+    assert err.strip().splitlines()[-1].startswith(f"error: port {port} is in use")
+    assert "Traceback" not in err and bot["token"] not in out + err
+    assert emulator.control.webhooks() == []
+
+
+def test_the_env_file_is_read_and_the_environment_wins(tmp_path, emulator, bot):
+    (tmp_path / ".env").write_text("# from the workshop handout\nWEBEX_BOT_TOKEN=refused-by-webex-123456\n"
+                                   "BOT_LOG_LEVEL=ERROR\nBOT_INSTANCE=from-dotenv\n")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = run(tmp_path, "--port", str(port), "--tunnel", "none", "--public-url",
+                             f"http://127.0.0.1:{port}", "--api-url", emulator.api_url, WEBEX_BOT_TOKEN=bot["token"])
+    assert code == 2
+    # the environment's token won (Webex accepted it), the .env's ERROR level held the INFO lines back
+    assert one_error_line(err).startswith(f"error: port {port} is in use")
+    assert [c["path"] for c in emulator.control.calls() if c["status"] == 401] == []
+
+
+def wait_for_hooks(emulator: Emulator, process: subprocess.Popen, cwd: Path, names: set[str],
+                   timeout: float = 15) -> dict[str, Json]:
+    deadline = time.monotonic() + timeout
+    while True:
+        hooks = {h["name"]: h for h in emulator.control.webhooks() if h["name"] in names}
+        if len(hooks) == len(names):
+            return hooks
+        assert process.poll() is None, (cwd / "stderr.txt").read_text()
+        assert time.monotonic() < deadline, f"no webhooks {names}: {(cwd / 'stderr.txt').read_text()}"
+        time.sleep(0.05)
+
+
+def stop(process: subprocess.Popen, cwd: Path) -> tuple[str, str]:
+    process.send_signal(signal.SIGTERM)
+    code, out, err = outcome(process, cwd, timeout=10)
+    assert code == 0, err
+    return out, err
+
+
+def test_a_full_run_answers_and_cleans_up_only_its_own_webhooks(tmp_path, emulator, bot):
+    control = emulator.control
+    person = control.create_person("Ada Lovelace", "ada@example.com")
+    room = control.direct_room(person, bot)
+    api = WebexAPI(access_token=bot["token"], base_url=emulator.api_url)
+    foreign = api.webhooks.create(name="Helper [production] messages", targetUrl="https://bot.example.org/hook",
+                                  resource="messages", event="created", filter="roomType=group",
+                                  secret="production-secret-0123456789")
+    foreign_before = next(h for h in control.webhooks() if h["id"] == foreign.id)
+    ours = {"Helper [ci] messages", "Helper [ci] attachmentActions"}
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    args = ("--tunnel", "none", "--port", str(port), "--public-url", public, "--api-url", emulator.api_url,
+            "--instance", "ci")
+
+    first_dir = tmp_path / "first"
+    first_dir.mkdir()
+    first = start(first_dir, *args, "--log-level", "DEBUG", WEBEX_BOT_TOKEN=bot["token"])
+    try:
+        hooks = wait_for_hooks(emulator, first, first_dir, ours)
+        secret = hooks["Helper [ci] messages"]["secret"]
+        for hook in hooks.values():
+            assert hook["targetUrl"].startswith(public + "/webhook/") and hook["secret"] == secret
+            assert hook["status"] == "active" and len(secret) >= 32
+        control.post(person, "echo hi", room=room)
+        assert control.wait_for_messages(bot, room=room)[0]["text"] == "hi"
+    finally:
+        out, err = stop(first, first_dir)
+    assert [h for h in control.webhooks() if h["name"] in ours] == []
+    assert bot["token"] not in out + err and secret not in out + err
+
+    second_dir = tmp_path / "second"
+    second_dir.mkdir()
+    second = start(second_dir, *args, "--keep-webhooks", WEBEX_BOT_TOKEN=bot["token"])
+    try:
+        kept = wait_for_hooks(emulator, second, second_dir, ours)
+    finally:
+        out, err = stop(second, second_dir)
+    assert {h["id"] for h in control.webhooks() if h["name"] in ours} == {h["id"] for h in kept.values()}
+    assert bot["token"] not in out + err
+    assert kept["Helper [ci] messages"]["secret"] not in out + err
+    assert [h for h in control.webhooks() if h["id"] == foreign.id] == [foreign_before]
+
+
+# -- load_config, pure --------------------------------------------------------------------------
+
+@pytest.fixture
+def in_empty_folder(tmp_path, monkeypatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_defaults(in_empty_folder):
+    config = load_config([], {"WEBEX_BOT_TOKEN": "t0ken-value"})
+    assert (config.token, config.transport, config.tunnel, config.public_url) == ("t0ken-value", "auto", "ngrok", None)
+    assert (config.host, config.port, config.api_url, config.log_level) == ("127.0.0.1", 8080, DEFAULT_API_URL, "INFO")
+    assert config.instance == socket.gethostname()
+    assert config.commands_paths == () and config.access.open and not config.keep_webhooks
+    assert (config.health_interval, config.workers, config.max_body_bytes) == (30.0, 8, 1024 * 1024)
+    assert config.secrets() == ["t0ken-value"]
+
+
+def test_a_flag_beats_the_environment_which_beats_the_env_file(in_empty_folder):
+    (in_empty_folder / ".env").write_text("WEBEX_BOT_TOKEN=from-dotenv\nBOT_PORT=1111\nBOT_INSTANCE=dotenv\n"
+                                          "BOT_LOG_LEVEL=debug\nNGROK_AUTHTOKEN=ngrok-dotenv\n")
+    config = load_config(["--port", "3333"], {"WEBEX_BOT_TOKEN": "from-env", "BOT_PORT": "2222",
+                                              "BOT_INSTANCE": "env"})
+    assert config.port == 3333
+    assert (config.token, config.instance) == ("from-env", "env")
+    assert config.log_level == "DEBUG" and config.ngrok_authtoken == "ngrok-dotenv"
+    assert config.host == "127.0.0.1"
+    assert config.secrets() == ["from-env", "ngrok-dotenv"]
+    other = in_empty_folder / "other.env"
+    other.write_text("WEBEX_BOT_TOKEN=from-other\n")
+    assert load_config(["--env-file", str(other)], {}).token == "from-other"
+    assert load_config([], {}).token == "from-dotenv"
+
+
+def test_access_lists_are_comma_separated(in_empty_folder):
+    config = load_config(["--allow", " Ada@Example.com, ,bob@example.com"],
+                         {"WEBEX_BOT_TOKEN": "t", "BOT_ALLOWED_PEOPLE": "ignored@example.com",
+                          "BOT_ALLOWED_DOMAINS": "@Corp.example,partner.example,", "BOT_ALLOWED_ROOMS": "room1=="})
+    assert config.access.people == {"ada@example.com", "bob@example.com"}
+    assert config.access.domains == {"corp.example", "partner.example"}
+    assert config.access.rooms == {"room1"}
+    assert config.access.allows("someone@partner.example", "elsewhere")
+    assert not config.access.allows("someone@other.example", "elsewhere")
+
+
+def test_commands_folders_come_from_flags_then_the_path_variable(in_empty_folder):
+    one, two, three = (in_empty_folder / name for name in ("one", "two", "three"))
+    for folder in (one, two, three):
+        folder.mkdir()
+    config = load_config(["--commands", str(three)],
+                         {"WEBEX_BOT_TOKEN": "t", "BOT_COMMANDS_PATH": f"{one}{os.pathsep}{os.pathsep}{two}"})
+    assert config.commands_paths == (three, one, two)
+    missing = in_empty_folder / "missing"
+    with pytest.raises(ConfigError, match="missing"):
+        load_config([], {"WEBEX_BOT_TOKEN": "t", "BOT_COMMANDS_PATH": f"{one}{os.pathsep}{missing}"})
+
+
+def test_other_settings_parse(in_empty_folder):
+    config = load_config(["--tunnel", "none", "--public-url", "https://bot.example.org/", "--api-url",
+                          "http://127.0.0.1:9/v1", "--log-level", "warning"],
+                         {"WEBEX_BOT_TOKEN": " t ", "BOT_KEEP_WEBHOOKS": "yes", "BOT_HEALTH_INTERVAL": "0.5",
+                          "BOT_WORKERS": "2", "BOT_ALLOW_BOTS": "on", "BOT_TRANSPORT": "webhook"})
+    assert (config.token, config.tunnel, config.public_url) == ("t", "none", "https://bot.example.org")
+    assert (config.api_url, config.log_level, config.transport) == ("http://127.0.0.1:9/v1/", "WARNING", "webhook")
+    assert config.keep_webhooks and config.allow_bots and (config.health_interval, config.workers) == (0.5, 2)
+    assert load_config(["--keep-webhooks"], {"WEBEX_BOT_TOKEN": "t"}).keep_webhooks
+
+
+@pytest.mark.parametrize("environ", [{}, {"WEBEX_BOT_TOKEN": "   "}])
+def test_no_token_is_a_config_error(in_empty_folder, environ):
+    with pytest.raises(ConfigError, match="WEBEX_BOT_TOKEN"):
+        load_config([], environ)
+
+
+@pytest.mark.parametrize("argv, environ, words", [
+    (["--transport", "carrier-pigeon"], {}, "invalid choice"),
+    (["--no-such-flag"], {}, "unrecognized arguments"),
+    ([], {"BOT_TRANSPORT": "smoke"}, "BOT_TRANSPORT"),
+    ([], {"BOT_TUNNEL": "ssh"}, "BOT_TUNNEL"),
+    ([], {"BOT_PORT": "-1"}, "BOT_PORT"),
+    ([], {"BOT_WORKERS": "0"}, "BOT_WORKERS"),
+    ([], {"BOT_MAX_BODY": "lots"}, "BOT_MAX_BODY"),
+    ([], {"BOT_LOG_LEVEL": "chatty"}, "BOT_LOG_LEVEL"),
+    (["--tunnel", "none"], {}, "--public-url"),
+    ([], {"BOT_PUBLIC_URL": "bot.example.org"}, "--public-url"),
+    ([], {"WEBEX_U2C_URL": "u2c"}, "WEBEX_U2C_URL"),
+])
+def test_a_wrong_setting_is_a_config_error(in_empty_folder, argv, environ, words):
+    with pytest.raises(ConfigError, match=words):
+        load_config(argv, {"WEBEX_BOT_TOKEN": "t", **environ})
+
+
+def test_websocket_transport_needs_no_public_url(in_empty_folder):
+    config = load_config(["--tunnel", "none", "--transport", "websocket"], {"WEBEX_BOT_TOKEN": "t"})
+    assert config.public_url is None
+
+
+# -- redaction ------------------------------------------------------------------------------------
+
+def test_redact_takes_out_secrets_and_bearer_credentials():
+    assert redact("token abcdef123 and abcdef123 again", ["abcdef123"]) == f"token {MASK} and {MASK} again"
+    assert redact("Authorization: Bearer eyJ.abc-def_ghi=", []) == f"Authorization: Bearer {MASK}"
+    assert redact("bearer  xyz", []) == f"bearer  {MASK}"
+    assert redact("the word short stays", ["short", "", None]) == "the word short stays"
+    assert redact("nothing to hide", ["s3cret-value"]) == "nothing to hide"
+
+
+@pytest.fixture
+def restore_logging() -> Any:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_setup_logging_redacts_messages_and_tracebacks(capsys, restore_logging):
+    token = "NmQ5ZTRlZGYtYmVhcmVyLXRva2Vu"
+    redactor = setup_logging("INFO", [token])
+    log = logging.getLogger("bot.test")
+    log.info("calling Webex with %s", token)
+    try:
+        raise RuntimeError(f"Webex said no to {token}")
+    except RuntimeError:
+        log.exception("request failed")
+    redactor.add("webhook-secret-42")
+    log.warning("signing with webhook-secret-42 and Bearer %s", "abc.def")
+    log.debug("not shown at INFO %s", token)
+    err = capsys.readouterr().err
+    assert token not in err and "webhook-secret-42" not in err and "abc.def" not in err
+    assert f"calling Webex with {MASK}" in err
+    assert "Traceback" in err and f"RuntimeError: Webex said no to {MASK}" in err
+    assert f"signing with {MASK} and Bearer {MASK}" in err
+    assert "not shown" not in err
+
+
+def test_setup_logging_replaces_its_own_handler(restore_logging):
+    stream = io.StringIO()
+    setup_logging("INFO")
+    setup_logging("DEBUG", ["a-secret-value"])
+    ours = [h for h in logging.getLogger().handlers if getattr(h, "_webex_bot", False)]
+    assert len(ours) == 1
+    ours[0].setStream(stream)
+    logging.getLogger("bot.test").debug("value=%s", "a-secret-value")
+    assert stream.getvalue().rstrip().endswith(f"bot.test: value={MASK}")
