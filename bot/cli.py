@@ -34,7 +34,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     from .runner import BotRunner, StartupError
     from .webex import WebexAuthError, WebexUnavailable
 
-    setup_logging(config.log_level, config.secrets())
+    redactor = setup_logging(config.log_level, config.secrets())
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -45,6 +45,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     except (StartupError, WebexAuthError, WebexUnavailable, DuplicateCommand) as exc:
         runner.stop(timeout=2)
         return _fail(str(exc))
+    if runner.receiver is not None:
+        redactor.add(runner.receiver.secret)
     log.info("bot is up; press Ctrl-C to stop")
     stop.wait()
     log.info("stopping")

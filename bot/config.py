@@ -61,6 +61,8 @@ class Config:
     instance: str = field(default_factory=socket.gethostname)
     keep_webhooks: bool = False
     keep_device: bool = False
+    ws_ping_interval: float = 15.0
+    ws_pong_timeout: float = 14.0
     log_level: str = "INFO"
     access: Access = field(default_factory=Access)
     allow_bots: bool = False

@@ -108,7 +108,9 @@ class BotRunner:
         registry = DeviceRegistry(self.config.token, self.config.u2c_url, self.config.instance)
         self.websocket = WebsocketTransport(registry=registry, token=self.config.token,
                                             my_uuid=uuid_of(self.client.me().id), submit=self.dispatcher.submit,
-                                            catch_up=self.catch_up, keep_device=self.config.keep_device)
+                                            catch_up=self.catch_up, keep_device=self.config.keep_device,
+                                            ping_interval=self.config.ws_ping_interval,
+                                            pong_timeout=self.config.ws_pong_timeout)
         try:
             self.websocket.start()
         except TransportError as exc:

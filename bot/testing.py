@@ -13,7 +13,9 @@ return your modules, decorated functions or plugin folders).
 """
 from __future__ import annotations
 
+import shutil
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
 
@@ -85,16 +87,20 @@ def webex_bot_account(webex_emulator: Emulator) -> Json:
 def start_test_bot(emulator: Emulator, token: str, plugins: Iterable[Any] = (), **settings: Any) -> BotRunner:
     """Start the real bot against ``emulator``, its webhooks pointing at its own local receiver.
 
-    ``settings`` are Config fields (``access=...``, ``allow_bots=True``, ``state_dir=...``).
+    ``settings`` are Config fields (``access=...``, ``transport="websocket"``, ``state_dir=...``).
     """
     plugins = list(plugins)
     folders = tuple(Path(p) for p in plugins if isinstance(p, (str, Path)))
     extra = [p for p in plugins if not isinstance(p, (str, Path))]
+    own_state = "state_dir" not in settings
     settings.setdefault("state_dir", Path(tempfile.mkdtemp(prefix="webex-testbot-")))
-    settings.setdefault("transport", "webhook")
-    config = Config(token=token, tunnel="none", port=0, api_url=emulator.api_url,
-                    u2c_url=emulator.u2c_url, instance="testbot", commands_paths=folders, workers=4, **settings)
-    return BotRunner(config, extra=extra).start()
+    defaults = {"transport": "webhook", "tunnel": "none", "port": 0, "instance": "testbot", "workers": 4}
+    config = Config(token=token, api_url=emulator.api_url, u2c_url=emulator.u2c_url, commands_paths=folders,
+                    **{**defaults, **settings})
+    runner = BotRunner(config, extra=extra)
+    if own_state:
+        weakref.finalize(runner, shutil.rmtree, config.state_dir, True)
+    return runner.start()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 from pathlib import Path
 from typing import Optional, Protocol
 
@@ -85,35 +86,52 @@ class NgrokTunnel:
             options["ngrok_path"] = ngrok_path
         if config_path:
             options["config_path"] = config_path
-        self.config = PyngrokConfig(auth_token=authtoken, monitor_thread=False, startup_timeout=startup_timeout,
+        # The monitor thread keeps reading the agent's log, so its pipe never fills up and stalls it.
+        self.config = PyngrokConfig(auth_token=authtoken, monitor_thread=True, startup_timeout=startup_timeout,
                                     config_version="3", **options)
         self.domain = domain
         self.pid_file = state_dir / f"ngrok-{instance}.pid"
         self.public_url: Optional[str] = None
 
     def start(self, port: int) -> str:
-        from pyngrok import ngrok
-        from pyngrok.exception import PyngrokError, PyngrokNgrokError, PyngrokNgrokInstallError
-
         self._end_leftover_agent()
-        options = {"url": f"https://{self.domain}"} if self.domain else {}
-        try:
-            tunnel = ngrok.connect(str(port), "http", pyngrok_config=self.config, **options)
-        except PyngrokNgrokInstallError:
-            raise TunnelError("the ngrok agent is not installed and cannot be downloaded (offline?): install "
-                              f"ngrok and set BOT_NGROK_PATH to it, {WEBSOCKET_HINT}", permanent=True) from None
-        except PyngrokNgrokError as exc:
+        outcome: list[object] = []
+        worker = threading.Thread(target=lambda: outcome.append(self._connect(port)), daemon=True,
+                                  name="ngrok-start")
+        worker.start()
+        # pyngrok checks its start-up timeout only between the agent's log lines: a silent agent
+        # would block it for ever, so the wait is bounded here.
+        worker.join(self.config.startup_timeout + 5)
+        if not outcome:
             self._kill()
-            details = " ".join([str(exc), *(getattr(exc, "ngrok_errors", None) or [])])
-            raise explain_ngrok_failure(details) from None
-        except (PyngrokError, OSError) as exc:
-            self._kill()
-            raise TunnelError(f"ngrok did not start: {exc}") from None
+            raise TunnelError(f"the ngrok agent did not start within {self.config.startup_timeout}s")
+        if isinstance(outcome[0], TunnelError):
+            raise outcome[0]
+        from pyngrok import ngrok
+
         process = ngrok.get_ngrok_process(self.config)
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
         self.pid_file.write_text(str(process.proc.pid))
-        self.public_url = str(tunnel.public_url)
+        self.public_url = str(outcome[0])
         return self.public_url
+
+    def _connect(self, port: int) -> object:
+        """The tunnel's public URL, or the TunnelError that explains why there is none."""
+        from pyngrok import ngrok
+        from pyngrok.exception import PyngrokError, PyngrokNgrokError, PyngrokNgrokInstallError
+
+        options = {"url": f"https://{self.domain}"} if self.domain else {}
+        try:
+            return ngrok.connect(str(port), "http", pyngrok_config=self.config, **options).public_url
+        except PyngrokNgrokInstallError:
+            return TunnelError("the ngrok agent is not installed and cannot be downloaded (offline?): install "
+                               f"ngrok and set BOT_NGROK_PATH to it, {WEBSOCKET_HINT}", permanent=True)
+        except PyngrokNgrokError as exc:
+            self._kill()
+            return explain_ngrok_failure(" ".join([str(exc), str(getattr(exc, "ngrok_error_code", "") or "")]))
+        except (PyngrokError, OSError) as exc:
+            self._kill()
+            return TunnelError(f"ngrok did not start: {exc}")
 
     def alive(self) -> bool:
         from pyngrok import process
