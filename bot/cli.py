@@ -32,24 +32,34 @@ def main(argv: Optional[list[str]] = None) -> int:
     # Imported only now: the web stack takes most of a second to load, which --help and a wrong
     # setting should not wait for.
     from .runner import BotRunner, StartupError
+    from .sandbox import Sandbox
     from .webex import WebexAuthError, WebexUnavailable
 
     redactor = setup_logging(config.log_level, config.secrets())
-
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    runner = BotRunner(config)
     try:
-        runner.start()
+        if config.sandbox:
+            sandbox = Sandbox(config)
+            sandbox.announce()
+            running = sandbox.runner
+        else:
+            running = BotRunner(config)
+            try:
+                running.start()
+            except Exception:
+                running.stop(timeout=2)
+                raise
     except (StartupError, WebexAuthError, WebexUnavailable, DuplicateCommand) as exc:
-        runner.stop(timeout=2)
         return _fail(str(exc))
-    if runner.receiver is not None:
-        redactor.add(runner.receiver.secret)
+    if running.receiver is not None:
+        redactor.add(running.receiver.secret)
     log.info("bot is up; press Ctrl-C to stop")
     stop.wait()
     log.info("stopping")
-    runner.stop()
+    if config.sandbox:
+        sandbox.stop()
+    else:
+        running.stop()
     return 0
-

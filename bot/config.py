@@ -20,8 +20,8 @@ from .access import Access
 DEFAULT_API_URL = "https://webexapis.com/v1/"
 DEFAULT_U2C_URL = "https://u2c.wbx2.com/u2c/api/v1/catalog"
 TOKEN_HELP = ("set WEBEX_BOT_TOKEN to your bot's access token (create a bot at "
-              "https://developer.webex.com/my-apps/new/bot), or try one offline: `python -m bot.emulator` "
-              "prints a token and WEBEX_API_URL")
+              "https://developer.webex.com/my-apps/new/bot), or try the bot with no account at all: "
+              "`python run_bot.py --sandbox`")
 ENV_ONLY_HELP = """\
 settings read only from the environment or the .env file:
   WEBEX_BOT_TOKEN      the bot's access token (no flag: the process list would show it)
@@ -63,6 +63,7 @@ class Config:
     keep_device: bool = False
     ws_ping_interval: float = 15.0
     ws_pong_timeout: float = 14.0
+    sandbox: bool = False
     log_level: str = "INFO"
     access: Access = field(default_factory=Access)
     allow_bots: bool = False
@@ -90,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "environment wins over it.",
         epilog=ENV_ONLY_HELP)
     add = parser.add_argument
+    add("--sandbox", action="store_true",
+        help="try the bot with no token, account or tunnel: a local Webex with a chat page in your browser")
     add("--transport", choices=("auto", "webhook", "websocket"), help="how Webex reaches the bot [BOT_TRANSPORT, "
         "default auto: webhooks through the tunnel, the device websocket when no tunnel can run]")
     add("--tunnel", choices=("ngrok", "none"), help="tunnel for webhooks [BOT_TUNNEL, default ngrok]; "
@@ -162,7 +165,7 @@ def load_config(argv: Optional[list[str]] = None, environ: Optional[Mapping[str,
     env.update(os.environ if environ is None else environ)
 
     token = str(env.get("WEBEX_BOT_TOKEN", "")).strip()
-    if not token:
+    if not token and not args.sandbox:
         raise ConfigError(f"no bot token: {TOKEN_HELP}")
     transport = str(_pick(args.transport, env, "BOT_TRANSPORT", "auto"))
     tunnel = str(_pick(args.tunnel, env, "BOT_TUNNEL", "ngrok"))
@@ -174,7 +177,7 @@ def load_config(argv: Optional[list[str]] = None, environ: Optional[Mapping[str,
     if public_url is not None:
         public_url = _url(str(public_url).rstrip("/"), "--public-url", https=not str(public_url).startswith(
             ("http://127.", "http://localhost")))
-    if tunnel == "none" and transport != "websocket" and public_url is None:
+    if tunnel == "none" and transport != "websocket" and public_url is None and not args.sandbox:
         raise ConfigError("--tunnel none needs --public-url (the HTTPS URL your reverse proxy serves), "
                           "or use --transport websocket")
     commands = [Path(p) for p in args.commands or []]
@@ -188,6 +191,7 @@ def load_config(argv: Optional[list[str]] = None, environ: Optional[Mapping[str,
 
     return Config(
         token=token,
+        sandbox=bool(args.sandbox),
         transport=transport,
         tunnel=tunnel,
         public_url=public_url,
