@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, request
 
+from .chat import CHAT_ROUTES
 from .devices import DEVICE_ROUTES
 from .http import body_json, fail, json_response, raw_id
 from .store import NotFound, Person, Room
@@ -26,6 +27,7 @@ ROUTES = {
     "POST /_emulator/messages": "post as a person {personId, roomId|toPersonId, text|markdown, parentId?, "
                                 "file?: {name, contentType, base64}, attachments?}; <@personId:ID> mentions",
     "GET /_emulator/messages": "every message, oldest first {roomId?, personId?}",
+    "GET /_emulator/contents/<id>": "a message's file without a token (the chat page links these)",
     "POST /_emulator/attachment-actions": "submit a card as a person {personId, messageId, inputs}",
     "GET /_emulator/deliveries": "every webhook delivery with status and latency",
     "POST /_emulator/deliveries/wait": "block until no delivery is under way {timeout?}",
@@ -61,7 +63,7 @@ def create_control_blueprint(emulator: "Emulator") -> Blueprint:
 
     @control.get("")
     def index() -> Response:
-        return json_response({"routes": {**ROUTES, **DEVICE_ROUTES}, "apiUrl": emulator.api_url, "u2cUrl": emulator.u2c_url})
+        return json_response({"routes": {**ROUTES, **DEVICE_ROUTES, **CHAT_ROUTES}, "apiUrl": emulator.api_url, "u2cUrl": emulator.u2c_url})
 
     @control.post("/people")
     def people_create() -> Response:
@@ -140,6 +142,15 @@ def create_control_blueprint(emulator: "Emulator") -> Blueprint:
         return json_response({"items": [
             m.to_json() for m in messages
             if room_id in (None, m.room.id) and person_id in (None, m.author.id)]})
+
+    @control.get("/contents/<content_id>")
+    def contents_get(content_id: str) -> Response:
+        try:
+            stored = store.file(raw_id(content_id, "CONTENT", "file"))
+        except NotFound:
+            fail(404, "Could not find a file with the provided ID.")
+        return Response(stored.data, content_type=stored.content_type, headers={
+            "Content-Disposition": f'attachment; filename="{stored.name}"'})
 
     @control.post("/attachment-actions")
     def actions_create() -> Response:

@@ -9,6 +9,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from ..wsgi import BackgroundServer
+from .chat import create_chat_blueprint
 from .client import ControlClient
 from .control import create_control_blueprint
 from .delivery import Deliverer
@@ -30,6 +31,7 @@ def create_app(emulator: "Emulator") -> Flask:
     app.register_blueprint(create_rest_blueprint(emulator.store))
     app.register_blueprint(create_control_blueprint(emulator))
     app.register_blueprint(create_devices_blueprint(emulator))
+    app.register_blueprint(create_chat_blueprint(emulator))
 
     @app.before_request
     def inject_faults() -> Optional[Response]:
@@ -94,6 +96,11 @@ class Emulator:
     def ws_url(self) -> str:
         """The root of the device websocket server (``ws://``; each device's URL is in its registration)."""
         return self.mercury.url
+
+    @property
+    def chat_url(self) -> str:
+        """The chat page: talk to the bot as a person and watch its webhooks and REST calls."""
+        return f"{self.url}/chat"
 
     @property
     def control_url(self) -> str:
