@@ -62,7 +62,7 @@ class Sandbox:
 
     @property
     def chat_url(self) -> str:
-        return f"{self.emulator.url}/chat?as={self.person['id']}"
+        return f"{self.emulator.chat_url}?as={self.person['id']}"
 
     def announce(self, open_browser: bool = True) -> None:
         print(f"\nThe sandbox bot is running. Open the chat page:\n\n    {self.chat_url}\n\n"

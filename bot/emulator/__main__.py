@@ -29,6 +29,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"Webex emulator running on {emulator.url}", flush=True)
         print(f"  REST API      WEBEX_API_URL={emulator.api_url}")
         print(f"  U2C catalog   WEBEX_U2C_URL={emulator.u2c_url}")
+        print(f"  chat page     {emulator.chat_url}?as={person['id']}")
         print(f"  control API   {emulator.control_url}")
         print(f"  bot           {bot['displayName']} <{bot['emails'][0]}>")
         print(f"  bot token     WEBEX_BOT_TOKEN={bot['token']}")
