@@ -1,0 +1,743 @@
+"""Benchmark of the webhook receiver and of the whole bot against the emulator.
+
+Run on demand, never by pytest::
+
+    python bench/receiver.py                 # about a minute
+    python bench/receiver.py --duration 5 --concurrency 16 --rounds 3
+
+It measures, in one run so that the ratios compare like with like:
+
+1. acknowledgement throughput and latency of signed deliveries: the real ``Receiver`` whose ``submit``
+   is a real ``Dispatcher.submit`` (dedupe and queueing included), against a bare Flask app with one
+   route, both on ``BackgroundServer`` (waitress, 8 threads), driven by the same closed-loop client;
+2. the p99 acknowledgement latency at a fixed 200 deliveries/s, from an open-loop paced sender that
+   measures from each request's scheduled send time (no coordinated omission);
+3. end-to-end ``echo`` commands per second: a person posts through the emulator's control API, the
+   emulator delivers signed webhooks, the bot (``start_test_bot``) fetches and replies;
+4. Webex API calls the bot makes per plain text command, by method and path template.
+
+Results go to stdout and to the ``receiver`` section of bench/RESULTS.md (between
+``<!-- receiver:start -->`` and ``<!-- receiver:end -->``; the rest of the file is left alone).
+
+The load client runs in a child process by default (``--client process``): in the server's process
+its threads would take the same GIL as waitress and the app, and hide part of the app's cost.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import math
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Optional
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "RESULTS.md"
+START, END = "<!-- receiver:start -->", "<!-- receiver:end -->"
+CLIENT_FLAG = "--_load-client"
+
+# -- the load client (standard library only: it starts quickly in its own process) --------------
+
+
+def _iso_now() -> str:
+    moment = datetime.now(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _message_id() -> str:
+    """A fresh, well-formed Webex message id that no message has (so every delivery is new)."""
+    uri = f"ciscospark://us/MESSAGE/{uuid.uuid4()}"
+    return base64.b64encode(uri.encode()).decode().rstrip("=")
+
+
+class Deliveries:
+    """Signed webhook deliveries as the emulator (and Webex) send them, each with a new message id."""
+
+    def __init__(self, target: dict[str, Any]) -> None:
+        self.host, self.port, self.path = target["host"], target["port"], target["path"]
+        self.secret = target["secret"].encode()
+        self.envelope = target["envelope"]
+
+    def next(self) -> tuple[bytes, dict[str, str]]:
+        envelope = dict(self.envelope)
+        envelope["data"] = {**self.envelope["data"], "id": _message_id(), "created": _iso_now()}
+        body = json.dumps(envelope).encode()
+        headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "Webex-Emulator-Webhook",
+                   "X-Spark-Signature": hmac.new(self.secret, body, hashlib.sha1).hexdigest()}
+        return body, headers
+
+    def connect(self) -> http.client.HTTPConnection:
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=15)
+        conn.connect()
+        return conn
+
+
+def _send(conn: Optional[http.client.HTTPConnection], deliveries: Deliveries, body: bytes,
+          headers: dict[str, str]) -> tuple[Optional[http.client.HTTPConnection], Optional[int]]:
+    """POST one delivery on a keep-alive connection; (connection, status), status None on error."""
+    try:
+        if conn is None:
+            conn = deliveries.connect()
+        conn.request("POST", deliveries.path, body, headers)
+        response = conn.getresponse()
+        response.read()
+        if response.will_close:
+            conn.close()
+            conn = None
+        return conn, response.status
+    except (OSError, http.client.HTTPException):
+        if conn is not None:
+            conn.close()
+        return None, None
+
+
+def closed_loop(spec: dict[str, Any]) -> dict[str, Any]:
+    """``concurrency`` threads each send back to back for ``warmup`` + ``duration`` seconds."""
+    deliveries = Deliveries(spec["target"])
+    threads = int(spec["concurrency"])
+    conns = [deliveries.connect() for _ in range(threads)]
+    latencies: list[list[float]] = [[] for _ in range(threads)]
+    statuses: list[Counter[str]] = [Counter() for _ in range(threads)]
+    answered = [0] * threads
+    start = time.perf_counter() + 0.05
+    warm_end = start + float(spec["warmup"])
+    end = warm_end + float(spec["duration"])
+
+    def run(k: int) -> None:
+        conn: Optional[http.client.HTTPConnection] = conns[k]
+        mine, seen = latencies[k], statuses[k]
+        while time.perf_counter() < start:
+            time.sleep(0.001)
+        while True:
+            body, headers = deliveries.next()
+            sent = time.perf_counter()
+            if sent >= end:
+                break
+            conn, status = _send(conn, deliveries, body, headers)
+            done = time.perf_counter()
+            answered[k] += 1
+            if sent >= warm_end and done <= end:
+                seen[str(status) if status else "error"] += 1
+                if status is not None:
+                    mine.append(done - sent)
+        if conn is not None:
+            conn.close()
+
+    workers = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    total: Counter[str] = Counter()
+    for seen in statuses:
+        total.update(seen)
+    return {"latencies": [x for mine in latencies for x in mine], "statuses": dict(total),
+            "seconds": float(spec["duration"]), "answered": sum(answered)}
+
+
+def paced(spec: dict[str, Any]) -> dict[str, Any]:
+    """Open loop: request i is due at t0 + i/rate, thread i % threads sends it; latency counts from
+    the due time, so a stalled server is charged for the requests it made the sender hold back."""
+    deliveries = Deliveries(spec["target"])
+    rate, seconds, threads = float(spec["rate"]), float(spec["seconds"]), int(spec["threads"])
+    total = int(rate * seconds)
+    conns = [deliveries.connect() for _ in range(threads)]
+    from_due: list[list[float]] = [[] for _ in range(threads)]
+    service: list[list[float]] = [[] for _ in range(threads)]
+    late: list[int] = [0] * threads
+    statuses: list[Counter[str]] = [Counter() for _ in range(threads)]
+    last_done: list[float] = [0.0] * threads
+    t0 = time.perf_counter() + 0.1
+
+    def run(k: int) -> None:
+        conn: Optional[http.client.HTTPConnection] = conns[k]
+        for i in range(k, total, threads):
+            due = t0 + i / rate
+            body, headers = deliveries.next()
+            wait = due - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            sent = time.perf_counter()
+            if sent - due > 0.001:
+                late[k] += 1
+            conn, status = _send(conn, deliveries, body, headers)
+            done = time.perf_counter()
+            statuses[k][str(status) if status else "error"] += 1
+            if status is not None:
+                from_due[k].append(done - due)
+                service[k].append(done - sent)
+            last_done[k] = done
+        if conn is not None:
+            conn.close()
+
+    workers = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    counts: Counter[str] = Counter()
+    for seen in statuses:
+        counts.update(seen)
+    elapsed = max(last_done) - t0
+    return {"latencies": [x for mine in from_due for x in mine],
+            "service": [x for mine in service for x in mine], "statuses": dict(counts),
+            "sent": total, "elapsed": elapsed, "late_sends": sum(late)}
+
+
+def client_main() -> int:
+    spec = json.loads(sys.stdin.read())
+    result = closed_loop(spec) if spec["mode"] == "closed" else paced(spec)
+    json.dump(result, sys.stdout)
+    return 0
+
+
+def run_client(spec: dict[str, Any], where: str) -> dict[str, Any]:
+    """Run one load spec in a child process (``process``) or in threads of this process (``thread``)."""
+    if where == "thread":
+        return closed_loop(spec) if spec["mode"] == "closed" else paced(spec)
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), CLIENT_FLAG], input=json.dumps(spec),
+                          capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(f"the load client failed: {done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout)
+
+
+# -- statistics ---------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (``values`` need not be sorted); NaN when empty."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def ms(seconds: float) -> str:
+    return "n/a" if math.isnan(seconds) else f"{seconds * 1000:.2f}"
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+# -- the servers under test ---------------------------------------------------------------------
+
+
+class LogCounter:
+    """Counts the bot's WARNING+ log records (the 404s of fabricated ids land here) without printing."""
+
+    def __init__(self) -> None:
+        import logging
+
+        class Handler(logging.Handler):
+            def __init__(self, counts: Counter[str]) -> None:
+                super().__init__(logging.WARNING)
+                self.counts = counts
+
+            def emit(self, record: logging.LogRecord) -> None:
+                self.counts[f"{record.name} {record.levelname}: {str(record.msg)[:60]}"] += 1
+
+        self.counts: Counter[str] = Counter()
+        root = logging.getLogger()
+        root.handlers[:] = [Handler(self.counts)]
+        root.setLevel(logging.WARNING)
+
+
+def bare_app(path: str) -> Any:
+    from flask import Flask
+
+    app = Flask("bench.bare")
+
+    @app.post(path)
+    def hook() -> tuple[str, int]:
+        return "ok", 200
+
+    return app
+
+
+def serve(app: Any, name: str, max_body: int) -> Any:
+    """The app on BackgroundServer with the options BotRunner._serve uses."""
+    from bot.wsgi import BackgroundServer
+
+    return BackgroundServer(app, "127.0.0.1", 0, threads=8, name=name, clear_untrusted_proxy_headers=True,
+                            max_request_body_size=max_body * 2).start()
+
+
+def envelope(bot: dict[str, Any], person: dict[str, Any], room: dict[str, Any], url: str) -> dict[str, Any]:
+    """A webhook envelope shaped like the emulator's (and Webex's) for a direct message."""
+    return {"id": "Y2lzY29zcGFyazovL3VzL1dFQkhPT0svYmVuY2g", "name": "bench", "targetUrl": url,
+            "resource": "messages", "event": "created", "orgId": "Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9iZW5jaA",
+            "createdBy": bot["id"], "appId": "Y2lzY29zcGFyazovL3VzL0FQUExJQ0FUSU9OL2JlbmNo", "ownedBy": "creator",
+            "status": "active", "created": _iso_now(), "actorId": person["id"],
+            "data": {"id": "", "roomId": room["id"], "roomType": "direct", "personId": person["id"],
+                     "personEmail": person["emails"][0], "created": ""}}
+
+
+class AckBot:
+    """A real Dispatcher (workers started, large queue) and a real Receiver on BackgroundServer."""
+
+    def __init__(self, emulator: Any, name: str, queue_size: int) -> None:
+        from bot.dispatcher import Dispatcher
+        from bot.plugins import load_plugins
+        from bot.receiver import Receiver
+        from bot.webex import WebexClient
+
+        control = emulator.control
+        self.account = control.create_bot(name, f"{name.lower().replace(' ', '-')}@webex.bot")
+        self.person = control.create_person(f"{name} Sender", f"{name.lower().replace(' ', '.')}@example.com")
+        self.room = control.direct_room(self.person, self.account)
+        registry, _errors = load_plugins(())
+        self.dispatcher = Dispatcher(client=WebexClient(self.account["token"], emulator.api_url), registry=registry,
+                                     workers=4, queue_size=queue_size).start()
+        self.receiver = Receiver(self.dispatcher.submit)
+        self.server = serve(self.receiver.app, f"bench-{name}", self.receiver.max_body_bytes)
+
+    def target(self) -> dict[str, Any]:
+        return {"host": self.server.host, "port": self.server.port, "path": self.receiver.path,
+                "secret": self.receiver.secret,
+                "envelope": envelope(self.account, self.person, self.room, self.server.url + self.receiver.path)}
+
+    def discard_backlog(self) -> int:
+        """Drop the queued fabricated events; how many.
+
+        The Dispatcher has no public way to discard its queue (``drain`` waits for it), so this reaches
+        into its ``queue.Queue``. Done before each round: the real bot's queue holds at most 1,000
+        events, and a backlog of 10^5 left from earlier rounds would charge the later ones with the
+        garbage collector's walks over it; and at the end, or the workers would fetch 404s for minutes.
+        """
+        backlog = getattr(self.dispatcher, "_queue", None)
+        if backlog is None:
+            return 0
+        with backlog.mutex:
+            dropped = len(backlog.queue)
+            backlog.queue.clear()
+            backlog.unfinished_tasks -= dropped
+            backlog.all_tasks_done.notify_all()
+            backlog.not_full.notify_all()
+        return dropped
+
+    def stop(self) -> None:
+        """Drop the backlog, let the workers end, stop the server."""
+        self.discard_backlog()
+        self.dispatcher.drain(2.0)
+        self.server.stop(2)
+
+
+# -- the measurements ---------------------------------------------------------------------------
+
+
+def summarize(result: dict[str, Any]) -> dict[str, Any]:
+    lat = result["latencies"]
+    return {"count": len(lat), "rps": len(lat) / result["seconds"], "p50": percentile(lat, 50),
+            "p99": percentile(lat, 99), "statuses": result["statuses"]}
+
+
+def app_cost(app: Any, target: dict[str, Any], count: int) -> float:
+    """CPU seconds per request of the WSGI app alone (no server, no sockets), on this thread."""
+    from werkzeug.test import EnvironBuilder
+
+    deliveries = Deliveries(target)
+    environs = []
+    for _ in range(count):
+        body, headers = deliveries.next()
+        builder = EnvironBuilder(path=target["path"], method="POST", data=body, headers=list(headers.items()))
+        environs.append(builder.get_environ())
+    statuses: Counter[str] = Counter()
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
+        statuses[status[:3]] += 1
+
+    started = time.thread_time()
+    for environ in environs:
+        for _chunk in app(environ, start_response):
+            pass
+    spent = time.thread_time() - started
+    if set(statuses) != {"200"}:
+        raise RuntimeError(f"the app answered {dict(statuses)} to well-formed deliveries")
+    return spent / count
+
+
+def merge_paced(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One paced result from several pieces: latencies pooled, elapsed times and counts added."""
+    statuses: Counter[str] = Counter()
+    for run in runs:
+        statuses.update(run["statuses"])
+    return {"latencies": [x for r in runs for x in r["latencies"]], "service": [x for r in runs for x in r["service"]],
+            "statuses": dict(statuses), "sent": sum(r["sent"] for r in runs),
+            "elapsed": sum(r["elapsed"] for r in runs), "late_sends": sum(r["late_sends"] for r in runs)}
+
+
+def ack_benchmarks(args: argparse.Namespace, logs: LogCounter) -> dict[str, Any]:
+    """Parts 1 and 2: the acknowledgement of signed deliveries, ours against a bare Flask app."""
+    from bot.emulator import Emulator
+
+    out: dict[str, Any] = {}
+    closed = {"mode": "closed", "concurrency": args.concurrency, "warmup": args.warmup, "duration": args.duration}
+    with Emulator() as slow, Emulator() as live:
+        # The throttled bot's workers fetch from an API that takes --fetch-latency s per GET
+        # /v1/messages/{id}: the workers run, but do a few fetches a second, so what is measured is the
+        # acknowledgement path. The fabricated ids are then answered 404 (the workers log an error).
+        slow.control.inject("latency", seconds=args.fetch_latency, path="/v1/messages/", method="GET")
+        throttled = AckBot(slow, "Ack Bot", args.queue_size)
+        bare = bare_app(throttled.receiver.path)
+        bare_server = serve(bare, "bench-bare", throttled.receiver.max_body_bytes)
+        bare_target = {**throttled.target(), "port": bare_server.port}
+        cpu, wall = sum(os.times()[:2]), time.perf_counter()
+        time.sleep(2.0)  # no traffic: two emulators and two servers doing nothing
+        out["idle_cpu"] = (sum(os.times()[:2]) - cpu) / (time.perf_counter() - wall)
+        out["app_cost"] = {name: min(app_cost(app, throttled.target(), 2000) for _ in range(3))
+                           for name, app in (("bare", bare), ("ours", throttled.receiver.app))}
+        rounds: dict[str, list[dict[str, Any]]] = {"bare": [], "ours": []}
+        for n in range(args.rounds):  # alternate, and swap who goes first, so both see the same noise
+            for name in (("bare", "ours") if n % 2 == 0 else ("ours", "bare")):
+                target = bare_target if name == "bare" else throttled.target()
+                throttled.discard_backlog()
+                cpu = sum(os.times()[:2])
+                rounds[name].append(run_client({**closed, "target": target}, args.client))
+                rounds[name][-1]["server_cpu"] = sum(os.times()[:2]) - cpu
+        for name, runs in rounds.items():
+            merged = {"latencies": [x for r in runs for x in r["latencies"]],
+                      "seconds": sum(r["seconds"] for r in runs),
+                      "statuses": dict(sum((Counter(r["statuses"]) for r in runs), Counter()))}
+            out[name] = summarize(merged)
+            out[name]["per_round_rps"] = [len(r["latencies"]) / r["seconds"] for r in runs]
+            out[name]["cpu_per_request"] = sum(r["server_cpu"] for r in runs) / sum(r["answered"] for r in runs)
+        # The paced run is cut in --paced-chunks pieces, alternating with the bare reference likewise.
+        chunk = {"mode": "paced", "rate": args.rate, "seconds": args.paced_seconds / args.paced_chunks,
+                 "threads": args.paced_threads}
+        pieces: dict[str, list[dict[str, Any]]] = {"bare": [], "ours": []}
+        for n in range(args.paced_chunks):
+            for name in (("bare", "ours") if n % 2 == 0 else ("ours", "bare")):
+                target = bare_target if name == "bare" else throttled.target()
+                throttled.discard_backlog()
+                pieces[name].append(run_client({**chunk, "target": target}, args.client))
+        out["bare_paced"], out["paced"] = merge_paced(pieces["bare"]), merge_paced(pieces["ours"])
+        paced_spec = {**chunk, "seconds": args.paced_seconds}
+        out["throttled_fetches"] = sum(1 for c in slow.control.calls(throttled.account)
+                                       if c["method"] == "GET" and c["path"].startswith("/v1/messages/"))
+
+        # The same receiver while its four workers fetch every delivery at full speed (404s, from the
+        # emulator in this process): what a busy bot's acknowledgements look like.
+        throttled.discard_backlog()
+        busy = AckBot(live, "Busy Bot", args.queue_size)
+        out["busy_paced"] = run_client({**paced_spec, "seconds": args.paced_seconds / 2, "target": busy.target()},
+                                       args.client)
+        out["busy_paced_fetches"] = len(live.control.calls(busy.account))
+        busy.discard_backlog()
+        out["busy"] = summarize(run_client({**closed, "target": busy.target()}, args.client))
+        out["logs"] = dict(logs.counts)
+        busy.stop()
+        throttled.stop()
+        bare_server.stop(2)
+    return out
+
+
+def _epoch(created: str) -> float:
+    return datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()
+
+
+def e2e_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
+    """Parts 3 and 4: echo commands through the emulator to the real bot and back."""
+    from bot.emulator import ControlClient, Emulator
+    from bot.testing import start_test_bot
+
+    out: dict[str, Any] = {}
+    with Emulator() as emulator:
+        control = emulator.control
+        bot = control.create_bot("Echo Bot", "echo-bot@webex.bot")
+        person = control.create_person("Echo Person", "echo.person@example.com")
+        room = control.direct_room(person, bot)
+        runner = start_test_bot(emulator, bot["token"])
+        try:
+            # warm up: one command through the whole path
+            control.post(person, "echo warm-up", room=room)
+            control.wait_for_messages(bot, 1, room=room, timeout=20)
+            before = len(control.messages(room=room, author=bot))
+
+            n, threads = args.commands, args.post_threads
+            posted: dict[int, str] = {}
+            errors: list[str] = []
+
+            def post(k: int) -> None:
+                mine = ControlClient(emulator.control_url)
+                for i in range(k, n, threads):
+                    try:
+                        posted[i] = mine.post(person, f"echo {i}", room=room)["created"]
+                    except Exception as exc:  # counted and reported, the run goes on
+                        errors.append(f"{type(exc).__name__}: {exc}")
+
+            first_post = time.time()
+            posters = [threading.Thread(target=post, args=(k,)) for k in range(threads)]
+            for poster in posters:
+                poster.start()
+            for poster in posters:
+                poster.join()
+            posted_in = time.time() - first_post
+            deadline = time.monotonic() + args.e2e_timeout
+            replies: list[dict[str, Any]] = []
+            while time.monotonic() < deadline:
+                replies = control.messages(room=room, author=bot)[before:]
+                if len(replies) >= n:
+                    break
+                time.sleep(0.2)  # the end time comes from the replies' own timestamps, not from this poll
+            seen_at = time.time()
+            control.wait_deliveries_idle(10)
+            time.sleep(0.5)
+            replies = control.messages(room=room, author=bot)[before:]
+            texts = Counter((r.get("markdown") or r.get("text") or "").strip() for r in replies)
+            expected = {str(i) for i in range(n)}
+            latencies = []
+            for reply in replies:
+                text = (reply.get("markdown") or reply.get("text") or "").strip()
+                if text.isdigit() and int(text) in posted:
+                    latencies.append(_epoch(reply["created"]) - _epoch(posted[int(text)]))
+            last = max((_epoch(r["created"]) for r in replies), default=seen_at)
+            deliveries = [d for d in control.deliveries() if d["body"]["data"].get("personId") == person["id"]]
+            out["e2e"] = {
+                "commands": n, "threads": threads, "post_errors": errors[:3], "post_error_count": len(errors),
+                "posted_in": posted_in, "elapsed": last - first_post, "answered": len(expected & set(texts)),
+                "duplicates": sum(c - 1 for t, c in texts.items() if c > 1), "missing": len(expected - set(texts)),
+                "unexpected": sum(c for t, c in texts.items() if t not in expected),
+                "p50": percentile(latencies, 50), "p99": percentile(latencies, 99),
+                "delivery_statuses": dict(Counter(str(d["status"] or d["error"]) for d in deliveries)),
+            }
+            out["e2e"]["rate"] = out["e2e"]["answered"] / out["e2e"]["elapsed"] if out["e2e"]["elapsed"] > 0 else 0.0
+
+            # Part 4: the bot's own API calls for K plain echo commands, counted by the emulator.
+            control.wait_deliveries_idle(10)
+            time.sleep(0.3)
+            control.clear_calls()
+            k = args.call_commands
+            start = len(control.messages(room=room, author=bot))
+            for i in range(k):
+                control.post(person, f"echo call count {i}", room=room)
+            control.wait_for_messages(bot, k, room=room, timeout=args.e2e_timeout, after=start)
+            control.wait_deliveries_idle(10)
+            time.sleep(0.5)
+            calls = control.calls(bot)
+            out["calls"] = {"commands": k, "total": len(calls),
+                            "by_route": dict(Counter(f"{c['method']} {template(c['path'])}" for c in calls)),
+                            "statuses": dict(Counter(str(c["status"]) for c in calls))}
+        finally:
+            runner.stop(timeout=4)
+    return out
+
+
+def template(path: str) -> str:
+    """``/v1/messages/Y2lz...`` -> ``/v1/messages/{id}``: ids are the long segments after the resource."""
+    parts = path.split("/")
+    return "/".join("{id}" if i >= 3 and len(p) >= 20 else p for i, p in enumerate(parts))
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+def report(args: argparse.Namespace, ack: dict[str, Any], e2e: dict[str, Any], started: str,
+           load: tuple[str, str], took: float) -> tuple[str, str]:
+    """(stdout table, RESULTS.md section)."""
+    bare, ours, busy = ack["bare"], ack["ours"], ack["busy"]
+    ratio = ours["rps"] / bare["rps"] if bare["rps"] else math.nan
+    busy_ratio = busy["rps"] / bare["rps"] if bare["rps"] else math.nan
+    paced_run, busy_paced, bare_paced = ack["paced"], ack["busy_paced"], ack["bare_paced"]
+    paced_p99 = percentile(paced_run["latencies"], 99)
+    busy_p99 = percentile(busy_paced["latencies"], 99)
+    e, c = e2e["e2e"], e2e["calls"]
+    command_routes = ("GET /v1/messages/{id}", "POST /v1/messages")
+    for_commands = sum(n for route, n in c["by_route"].items() if route in command_routes)
+    background = {route: n for route, n in c["by_route"].items() if route not in command_routes}
+    per_command = for_commands / c["commands"] if c["commands"] else math.nan
+    calls_ok = all(c["by_route"].get(route) == c["commands"] for route in command_routes)
+    rows = [
+        ("0", "CPU of this process with no traffic (cores)", f"{ack['idle_cpu']:.2f}", "< 0.05",
+         verdict(ack["idle_cpu"] < 0.05)),
+        ("1", "ack throughput, bare Flask (req/s)", f"{bare['rps']:.0f}", "", ""),
+        ("1", "ack throughput, ours (req/s)", f"{ours['rps']:.0f}", "", ""),
+        ("1", "ack throughput ratio ours/bare", f"{ratio:.3f}", ">= 0.80", verdict(ratio >= 0.8)),
+        ("1", "ack latency p50 / p99 bare (ms)", f"{ms(bare['p50'])} / {ms(bare['p99'])}", "", ""),
+        ("1", "ack latency p50 / p99 ours (ms)", f"{ms(ours['p50'])} / {ms(ours['p99'])}", "", ""),
+        ("1", "server process CPU per delivery bare / ours (us)",
+         f"{bare['cpu_per_request'] * 1e6:.0f} / {ours['cpu_per_request'] * 1e6:.0f}", "", ""),
+        ("1b", "WSGI app alone, CPU per delivery bare / ours (us)",
+         f"{ack['app_cost']['bare'] * 1e6:.0f} / {ack['app_cost']['ours'] * 1e6:.0f}", "", ""),
+        ("1c", "ours while workers fetch at full speed (req/s, ratio)", f"{busy['rps']:.0f}, {busy_ratio:.3f}",
+         ">= 0.80", verdict(busy_ratio >= 0.8)),
+        ("2", f"ack p50 / p99 at {args.rate:.0f}/s (ms)",
+         f"{ms(percentile(paced_run['latencies'], 50))} / {ms(paced_p99)}", "p99 < 10", verdict(paced_p99 < 0.010)),
+        ("2", "achieved rate (req/s)", f"{len(paced_run['latencies']) / paced_run['elapsed']:.1f}", "", ""),
+        ("2", f"reference: bare Flask p50 / p99 at {args.rate:.0f}/s (ms)",
+         f"{ms(percentile(bare_paced['latencies'], 50))} / {ms(percentile(bare_paced['latencies'], 99))}", "", ""),
+        ("2b", "same, workers fetching each delivery (ms)",
+         f"{ms(percentile(busy_paced['latencies'], 50))} / {ms(busy_p99)}", "p99 < 10", verdict(busy_p99 < 0.010)),
+        ("3", "end-to-end echo commands/s", f"{e['rate']:.1f}", "", ""),
+        ("3", "command-to-reply latency p50 / p99 (ms)", f"{ms(e['p50'])} / {ms(e['p99'])}", "", ""),
+        ("3", "answered / missing / duplicated", f"{e['answered']} / {e['missing']} / {e['duplicates']}",
+         f"{e['commands']} / 0 / 0", verdict(e["answered"] == e["commands"] and not e["duplicates"]
+                                             and not e["unexpected"])),
+        ("4", "Webex API calls per echo command", f"{per_command:.2f}" + (
+            f" (+{sum(background.values())} other in the window)" if background else ""), "exactly 2",
+         verdict(calls_ok)),
+    ]
+    width = [max(len(str(r[i])) for r in rows + [("#", "measurement", "result", "target", "verdict")])
+             for i in range(5)]
+    header = ("#", "measurement", "result", "target", "verdict")
+    table = "\n".join("  ".join(str(v).ljust(width[i]) for i, v in enumerate(r)) for r in [header] + rows)
+
+    command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
+    md_rows = "\n".join("| " + " | ".join(r) + " |" for r in rows)
+
+    def listed(counts: dict[str, int]) -> str:
+        return "\n".join(f"  - {n} x `{what}`" for what, n in sorted(counts.items())) or "  - none"
+
+    def joined(values: list[float], form: str = ".0f") -> str:
+        return ", ".join(format(v, form) for v in values)
+
+    machine = (f"Python {platform.python_version()} ({platform.python_implementation()}), {os.cpu_count()} CPUs, "
+               f"{platform.system()} {platform.machine()}")
+    client = "a child process" if args.client == "process" else "threads of the server process"
+    round_ratios = [o / b for o, b in zip(ours["per_round_rps"], bare["per_round_rps"]) if b]
+    service = f"{ms(percentile(paced_run['service'], 50))}/{ms(percentile(paced_run['service'], 99))}"
+    busy_rate = len(busy_paced["latencies"]) / busy_paced["elapsed"]
+    section = f"""{START}
+## Receiver and end-to-end (`bench/receiver.py`)
+
+- Command: `{command}`
+- Date: {started}; took {took:.0f} s
+- {machine}
+- Load average (1/5/15 min) at start: {load[0]}; at end: {load[1]} (a shared machine: expect spread)
+- Options: closed loop {args.rounds} rounds of each, {args.duration} s after {args.warmup} s warm-up,
+  concurrency {args.concurrency}; paced {args.rate:.0f}/s for {args.paced_seconds} s in {args.paced_chunks} pieces
+  on {args.paced_threads} threads; {args.commands} end-to-end commands from {args.post_threads} threads;
+  {args.call_commands} commands counted for API calls; load client in {client}
+
+| # | measurement | result | target | verdict |
+|---|---|---|---|---|
+{md_rows}
+
+How each number is made:
+
+0. The CPU time (user + system) of the benchmark's process over 2 s in which nothing is sent, with the
+   two emulators (rows 1-2), our receiver and the bare app started; an idle server should use none.
+1. Closed loop: {args.concurrency} client threads, each with its own keep-alive `http.client` connection,
+   send signed webhook envelopes (a new message id each, HMAC-SHA1 `X-Spark-Signature`) back to back.
+   *Ours* is the real `Receiver` whose `submit` is a real `Dispatcher.submit` (dedupe + queue, queue
+   size {args.queue_size}, 4 workers started); *bare* is a Flask app with one route returning `"ok", 200`.
+   Both on `BackgroundServer` (waitress, 8 threads, the options `BotRunner` uses). Bare and ours
+   alternate round by round; per-round req/s: bare {joined(bare['per_round_rps'])}; ours
+   {joined(ours['per_round_rps'])}; ratios {joined(round_ratios, '.2f')}. Statuses: bare {bare['statuses']},
+   ours {ours['statuses']}. The CPU row is the CPU time (user + system) of the server's process during
+   the rounds over the deliveries answered (warm-up included): the whole cost of an acknowledgement
+   with waitress, less sensitive to the machine's load than req/s.
+   The message ids are fabricated, so the workers' fetches get 404 (accepted; the dispatcher logs each
+   as an error). In rows 1 and 2 the workers fetch from an emulator that adds {args.fetch_latency} s to
+   `GET /v1/messages/{{id}}`, so they made only {ack['throttled_fetches']} fetches in all and the rows measure
+   the acknowledgement path. The queue's backlog of fabricated events is dropped before each round
+   (the real bot's queue holds at most 1,000).
+   Row 1b calls each WSGI app directly with 2,000 prepared deliveries (best of 3, thread CPU time): the
+   app's own cost, without waitress or sockets and without the machine's noise.
+   Row 1c is the same receiver while its workers fetch every delivery at full speed from the emulator,
+   which runs in this process: statuses {busy['statuses']}, latency p50/p99 {ms(busy['p50'])}/{ms(busy['p99'])} ms.
+2. Open loop: {paced_run['sent']} deliveries due every {1000 / args.rate:.1f} ms, sent by {args.paced_threads} threads,
+   in {args.paced_chunks} pieces alternating with pieces against the bare app; latency counts from each
+   request's due time (no coordinated omission), so a sender that wakes late (a busy machine) is
+   charged too. Statuses {paced_run['statuses']}; sends more than 1 ms late: {paced_run['late_sends']};
+   service time (from the actual send) p50/p99 {service} ms. The reference row is the bare app under
+   the same sender in the alternate pieces (statuses {bare_paced['statuses']}, late sends
+   {bare_paced['late_sends']}): what the machine allowed at that moment. Row 2b: the busy bot at the same
+   rate for half as long, its workers fetching every delivery ({ack['busy_paced_fetches']} API calls);
+   statuses {busy_paced['statuses']}, late sends {busy_paced['late_sends']}, achieved {busy_rate:.1f}/s.
+3. `start_test_bot` with the built-in commands against an `Emulator` in this process (emulator, bot
+   and posting threads share one interpreter). {e['commands']} `echo n` messages posted by {e['threads']} threads
+   through the control API, in {e['posted_in']:.2f} s (faster than the bot answers, so the command-to-reply
+   latency is mostly queueing); the rate is answered commands over the time from the first post to
+   the last reply's `created`. Webhook deliveries by status: {e['delivery_statuses']}; post errors:
+   {e['post_error_count']}.
+4. After clearing the emulator's call log, {c['commands']} `echo` commands; the bot's calls by route:
+   {c['by_route']}, statuses {c['statuses']}. Calls on other routes (the supervisor's periodic checks, if
+   one fell in the window) are not counted per command: {background or 'none'}.
+
+Log records of WARNING and above (counted, not printed during the run); rows 1-2:
+{listed(ack['logs'])}
+rows 3-4:
+{listed(e2e['logs'])}
+{END}"""
+    return table, section
+
+
+def write_results(section: str, path: Path = RESULTS) -> None:
+    """Replace our section of RESULTS.md (or append it); leave every other section as it is."""
+    fresh = "# Benchmark results\n\nEach benchmark rewrites only its own section (see README.md).\n"
+    text = path.read_text() if path.exists() else fresh
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        _old, tail = rest.split(END, 1)
+        text = head + section + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
+
+
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python bench/receiver.py", description=__doc__.split("\n\n")[0])
+    add = parser.add_argument
+    add("--duration", type=float, default=1.5, help="seconds measured per closed-loop round (default 1.5)")
+    add("--warmup", type=float, default=0.5, help="seconds sent and not measured before each round (default 0.5)")
+    add("--rounds", type=int, default=6, help="closed-loop rounds of each, bare and ours alternating (default 6)")
+    add("--concurrency", type=int, default=8, help="closed-loop client threads (default 8)")
+    add("--rate", type=float, default=200.0, help="paced deliveries per second (default 200)")
+    add("--paced-seconds", type=float, default=10.0, help="length of the paced run (default 10)")
+    add("--paced-threads", type=int, default=4, help="threads of the paced sender (default 4)")
+    add("--paced-chunks", type=int, default=5,
+        help="pieces the paced run is cut in, alternating with the bare reference (default 5)")
+    add("--commands", type=int, default=200, help="end-to-end echo commands (default 200)")
+    add("--post-threads", type=int, default=4, help="threads posting them (default 4)")
+    add("--call-commands", type=int, default=20, help="commands whose API calls are counted (default 20)")
+    add("--queue-size", type=int, default=1_000_000, help="dispatcher queue size in rows 1-2 (default 1000000)")
+    add("--fetch-latency", type=float, default=0.5,
+        help="seconds the emulator adds to the throttled workers' fetches (default 0.5)")
+    add("--e2e-timeout", type=float, default=60.0, help="seconds to wait for the end-to-end replies (default 60)")
+    add("--client", choices=("process", "thread"), default="process",
+        help="run the load client in a child process (default) or in threads of this process")
+    add("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = parse_args(argv)
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    logs = LogCounter()
+    started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    load_start = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    clock = time.monotonic()
+    ack = ack_benchmarks(args, logs)
+    logs.counts.clear()
+    e2e = e2e_benchmarks(args)
+    e2e["logs"] = dict(logs.counts)
+    load_end = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    table, section = report(args, ack, e2e, started, (load_start, load_end), time.monotonic() - clock)
+    print(table)
+    if not args.no_write:
+        write_results(section)
+        print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == [CLIENT_FLAG]:
+        raise SystemExit(client_main())
+    raise SystemExit(main())
