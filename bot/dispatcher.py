@@ -12,6 +12,8 @@ import secrets
 import threading
 from typing import Callable, Optional
 
+from webexpythonsdk import ApiError
+
 from .access import Access
 from .arguments import UsageError, bind, split_words
 from .context import Context
@@ -59,7 +61,7 @@ class Dispatcher:
         if not self.dedupe.first_time(event.key):
             return DUPLICATE
         try:
-            self._queue.put(event, timeout=1.0)
+            self._queue.put_nowait(event)
         except queue.Full:
             self.dedupe.forget(event.key)
             log.error("dispatcher queue full: event %s refused, Webex or the catch-up will bring it again", event.id)
@@ -103,6 +105,12 @@ class Dispatcher:
         except (WebexUnavailable, WebexAuthError) as exc:
             self.dedupe.forget(event.key)
             log.error("could not handle %s %s: %s", event.kind, event.id, exc)
+        except ApiError as exc:
+            if exc.status_code == 404:
+                log.info("%s %s is gone (deleted, or not visible to the bot) before it could be read",
+                         event.kind, event.id)
+            else:
+                log.error("Webex refused a call while handling %s %s: %s", event.kind, event.id, exc)
         except Exception:
             log.exception("unexpected failure handling %s %s", event.kind, event.id)
 

@@ -1,8 +1,9 @@
 """The on-disk record of handled messages, per bot instance: what catch-up must not answer again.
 
 It keeps the newest ``created`` time handled (the mark) and the ids of the recent messages, so after
-a restart the bot neither misses what came while it was down nor answers twice what it had
-answered just before going down. Written atomically after every handled message.
+a restart the bot neither misses what came while it was down nor answers twice what it had answered
+just before going down. Each handled message appends one line (cheap, and a crash loses at most the
+line being written); the file is rewritten compactly when it has grown to twice what it keeps.
 """
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ class HandledLog:
     def __init__(self, path: Path, keep: int = 1000) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._keep = keep
         self._ids: deque[str] = deque(maxlen=keep)
+        self._lines = 0
         self.mark: Optional[str] = None
         self._load()
 
@@ -31,17 +34,29 @@ class HandledLog:
     def for_instance(cls, state_dir: Path, bot_id: str, instance: str) -> "HandledLog":
         """The record of one bot (by id) run as one instance, in ``state_dir``."""
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", instance)
-        return cls(state_dir / f"handled-{bot_id.rstrip('=')[-16:]}-{safe}.json")
+        return cls(state_dir / f"handled-{bot_id.rstrip('=')[-16:]}-{safe}.jsonl")
 
     def _load(self) -> None:
         try:
-            saved = json.loads(self.path.read_text())
-            self.mark = saved.get("mark")
-            self._ids.extend(saved.get("ids", []))
+            lines = self.path.read_text().splitlines()
         except FileNotFoundError:
             return
-        except (ValueError, OSError, AttributeError) as exc:
+        except OSError as exc:
             log.warning("ignoring the unreadable record %s (%s); catch-up starts afresh", self.path, exc)
+            return
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a crash
+            self._apply(entry.get("id"), entry.get("created"))
+        self._lines = len(lines)
+
+    def _apply(self, message_id: Optional[str], created: Optional[str]) -> None:
+        if message_id and message_id not in self._ids:
+            self._ids.append(message_id)
+        if created and (self.mark is None or created > self.mark):
+            self.mark = created
 
     def __contains__(self, message_id: str) -> bool:
         with self._lock:
@@ -50,24 +65,29 @@ class HandledLog:
     def record(self, message_id: str, created: str) -> None:
         """Remember one handled message and move the mark forward."""
         with self._lock:
-            key = message_id.rstrip("=")
-            if key not in self._ids:
-                self._ids.append(key)
-            if created and (self.mark is None or created > self.mark):
-                self.mark = created
-            self._save()
+            self._apply(message_id.rstrip("="), created)
+            self._append({"id": message_id.rstrip("="), "created": created})
 
     def start_mark(self, now: str) -> None:
         """On the very first run, catch-up starts from now rather than from the bot's whole history."""
         with self._lock:
             if self.mark is None:
-                self.mark = now
-                self._save()
+                self._apply(None, now)
+                self._append({"created": now})
 
-    def _save(self) -> None:
+    def _append(self, entry: dict[str, str]) -> None:
+        if self._lines >= 2 * self._keep:
+            self._compact()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps({"mark": self.mark, "ids": list(self._ids)})
+        with self.path.open("a") as out:
+            out.write(json.dumps(entry) + "\n")
+        self._lines += 1
+
+    def _compact(self) -> None:
+        """Rewrite the file with only what is kept, atomically."""
+        lines = [json.dumps({"created": self.mark})] + [json.dumps({"id": i}) for i in self._ids]
         handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".handled-")
         with os.fdopen(handle, "w") as out:
-            out.write(payload)
+            out.write("\n".join(lines) + "\n")
         os.replace(temporary, self.path)
+        self._lines = len(lines)

@@ -16,7 +16,7 @@ class BackgroundServer:
     def __init__(self, app: Callable[..., Any], host: str = "127.0.0.1", port: int = 0, threads: int = 8,
                  name: str = "wsgi", **options: Any) -> None:
         self._server: Any = create_server(app, host=host, port=port, threads=threads,
-                                          asyncore_loop_timeout=0.2, ident=name, **options)
+                                          ident=name, **options)
         self.host = host
         self.port: int = self._server.effective_port
         self._thread: Optional[threading.Thread] = None

@@ -49,8 +49,8 @@ def plain(ctx):
     return Reply(text="just *text*")
 
 
-@command("report")
-def report(ctx, tmp: str = ""):
+@command("export")
+def export(ctx):
     path = Path(ctx.sender_email.replace("@", "_") + ".csv")
     path.write_text("name,score\nada,3\n")
     try:
@@ -59,8 +59,8 @@ def report(ctx, tmp: str = ""):
         path.unlink()
 
 
-@command("poll")
-def poll(ctx):
+@command("quiz")
+def quiz(ctx):
     return card(VOTE_CARD, fallback="A poll: open it in Webex")
 
 
@@ -106,7 +106,7 @@ def silent(ctx):
     return None
 
 
-PLUGINS = [shout, add, greet, level, plain, report, poll, vote, threaded, private, many, slow, boom, secret, silent]
+PLUGINS = [shout, add, greet, level, plain, export, quiz, vote, threaded, private, many, slow, boom, secret, silent]
 
 
 @pytest.fixture
@@ -152,7 +152,7 @@ def test_text_reply(testbot):
 
 
 def test_local_file_reply_is_uploaded(testbot, webex_emulator, webex_bot_account):
-    testbot.say("report")
+    testbot.say("export")
     [message] = testbot.replies()
     assert message["markdown"] == "here is the report"
     [url] = message["files"]
@@ -161,7 +161,7 @@ def test_local_file_reply_is_uploaded(testbot, webex_emulator, webex_bot_account
 
 
 def test_card_and_its_submit(testbot, webex_emulator):
-    testbot.say("poll")
+    testbot.say("quiz")
     [message] = testbot.replies()
     assert message["attachments"][0]["content"] == VOTE_CARD
     assert message["text"] == "A poll: open it in Webex"

@@ -83,6 +83,7 @@ class Deliverer:
         self._records_lock = threading.Lock()
         self._pending = 0
         self._idle = threading.Condition()
+        self._sessions = threading.local()
         store.subscribe(self.on_event)
 
     def on_event(self, kind: str, obj: Any) -> None:
@@ -128,8 +129,8 @@ class Deliverer:
         status: Optional[int] = None
         error: Optional[str] = None
         try:
-            response = requests.post(hook.target_url, data=body, headers=headers,
-                                     timeout=self.settings.delivery_timeout)
+            response = self._session().post(hook.target_url, data=body, headers=headers,
+                                            timeout=self.settings.delivery_timeout)
             status = response.status_code
         except requests.RequestException as exc:
             error = type(exc).__name__
@@ -144,6 +145,13 @@ class Deliverer:
                 "webhookId": hook.id, "targetUrl": hook.target_url, "status": status, "error": error,
                 "latencyMs": round(latency_ms, 3), "at": timestamp(), "body": json.loads(body)})
         return ok
+
+    def _session(self) -> requests.Session:
+        """One keep-alive session per delivery thread (a Session is not shared across threads)."""
+        session = getattr(self._sessions, "session", None)
+        if session is None:
+            session = self._sessions.session = requests.Session()
+        return session
 
     def records(self) -> list[dict[str, Any]]:
         with self._records_lock:
