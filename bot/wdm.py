@@ -58,14 +58,26 @@ class DeviceRegistry:
         return [d for d in response.json().get("devices", []) if d.get("name") == self.name]
 
     def ensure(self) -> dict[str, Any]:
-        """Our device, refreshed; registered anew when there is none or it is gone."""
-        for device in self.ours():
+        """Our device, refreshed; registered anew when there is none or it is gone.
+
+        The newest of ours is kept (Webex buffers events for it); older ones left by earlier runs are
+        removed, as each counts against Webex's device limit.
+        """
+        kept: Optional[dict[str, Any]] = None
+        for device in sorted(self.ours(), key=lambda d: str(d.get("modificationTime", "")), reverse=True):
+            if kept is not None:
+                try:
+                    self.delete(device)
+                    log.info("removed a stale device of %s", self.name)
+                except DeviceError as exc:
+                    log.warning("could not remove a stale device of %s: %s", self.name, exc)
+                continue
             response = self._request("PUT", device["url"], json=self._fields())
             if response.status_code == 200:
-                return response.json()
-            if response.status_code != 404:
+                kept = response.json()
+            elif response.status_code != 404:
                 raise DeviceError(f"refreshing the device failed (HTTP {response.status_code})")
-        return self.register()
+        return kept if kept is not None else self.register()
 
     def register(self) -> dict[str, Any]:
         """A new device; on 403 "too many", our own stale devices go and it is tried once more."""

@@ -23,12 +23,15 @@ import requests
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from .dispatcher import BUSY
 from .events import CARD_ACTION, MESSAGE, Event
 from .wdm import DeviceError, DeviceRegistry
 
 log = logging.getLogger(__name__)
 QUERY = "outboundWireFormat=text&bufferStates=true&aliasHttpStatus=true"
 READY_EVENTS = ("mercury.buffer_state", "mercury.registration_status")
+LOOKUP_RETRIES = 3
+LOOKUP_BACKOFF = 0.5  # seconds, doubling
 PERMANENT_CLOSES = {
     4400: "Webex rejected the websocket request (4400)",
     4401: "Webex refused the bot token on the websocket (4401): check WEBEX_BOT_TOKEN",
@@ -66,6 +69,7 @@ class WebsocketTransport:
         self.connections = 0
         self.gaps = 0
         self._ready = threading.Event()
+        self._started = False
         self._stopping = threading.Event()
         self._outbox: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ws-resolve")
@@ -90,6 +94,9 @@ class WebsocketTransport:
             if time.monotonic() > deadline:
                 self.stop()
                 raise TransportError(f"the Webex websocket was not ready within {timeout:.0f}s")
+        self._started = True
+        if self.fatal:
+            raise TransportError(self.fatal)
         return self
 
     def stop(self) -> None:
@@ -125,11 +132,16 @@ class WebsocketTransport:
             except DeviceError as exc:
                 if exc.permanent:
                     self.fatal = str(exc)
-                    return
                 reason = str(exc)
             except (OSError, InvalidHandshake, TimeoutError) as exc:
                 reason = f"cannot connect ({type(exc).__name__})"
-            if self.fatal or self._stopping.is_set():
+            if self.fatal:
+                # Once start() has returned, nobody else reports it: the log must say it.
+                if self._started:
+                    log.error("websocket: %s; the bot no longer receives messages", self.fatal)
+                self._ready.clear()
+                return
+            if self._stopping.is_set():
                 return
             if self._ready.is_set():
                 delay = 1.0
@@ -183,7 +195,7 @@ class WebsocketTransport:
             now = time.monotonic()
             if awaited_pong is not None and now > pong_deadline:
                 ws.close()
-                return f"no pong within {self.pong_timeout:.0f}s"
+                return f"no pong within {self.pong_timeout:g}s"
             if awaited_pong is None and now >= next_ping:
                 awaited_pong = str(uuid.uuid4())
                 ws.send(json.dumps({"id": awaited_pong, "type": "ping"}))
@@ -224,21 +236,24 @@ class WebsocketTransport:
         self._last_sequence = number if last is None else max(last, number)
 
     def _deliver(self, envelope_id: str, activity: dict[str, Any]) -> None:
-        """Map the activity to its REST id, hand it to the dispatcher, then acknowledge it."""
+        """Map the activity to its REST id, hand it to the dispatcher, then acknowledge it; an event the
+        dispatcher refuses (full, or stopping) stays un-acked so that Webex sends it again."""
         try:
             target = self._target(activity)
-            if target is not None:
-                kind, rest_id = target
-                actor = activity.get("actor") or {}
-                tags = (activity.get("target") or {}).get("tags") or []
-                self.submit(Event(kind=kind, id=rest_id, room_id="", person_id="",
-                                  person_email=str(actor.get("emailAddress", "")),
-                                  room_type="direct" if "ONE_ON_ONE" in tags else "group",
-                                  created=str(activity.get("published", "")), transport="websocket"))
         except (requests.RequestException, ValueError, KeyError) as exc:
-            log.warning("websocket: could not look up activity %s (%s); Webex will send it again",
+            log.warning("websocket: could not look up activity %s (%s); Webex sends it again after a reconnect",
                         activity.get("id"), exc)
             return
+        if target is not None:
+            kind, rest_id = target
+            actor = activity.get("actor") or {}
+            tags = (activity.get("target") or {}).get("tags") or []
+            outcome = self.submit(Event(kind=kind, id=rest_id, room_id="", person_id="",
+                                        person_email=str(actor.get("emailAddress", "")),
+                                        room_type="direct" if "ONE_ON_ONE" in tags else "group",
+                                        created=str(activity.get("published", "")), transport="websocket"))
+            if outcome == BUSY:
+                return
         self._ack(envelope_id)
 
     def _target(self, activity: dict[str, Any]) -> Optional[tuple[str, str]]:
@@ -259,9 +274,28 @@ class WebsocketTransport:
         return None
 
     def _lookup(self, activity: dict[str, Any], kind: str, activity_uuid: str) -> str:
-        """The REST id, from the conversation service of the activity's own cluster."""
+        """The REST id, from the conversation service of the activity's own cluster.
+
+        A rate limit is waited out and a server error or dropped connection retried with backoff, as
+        for the REST calls: an event left un-acked comes again only after a reconnect, maybe hours later.
+        """
         target = activity["target"]
         url = target["url"].replace(f"conversations/{target['id']}", f"{kind}/{activity_uuid}")
-        response = self._http.get(url, timeout=15)
-        response.raise_for_status()
-        return str(response.json()["id"])
+        for attempt in range(LOOKUP_RETRIES + 1):
+            last = attempt == LOOKUP_RETRIES
+            wait = LOOKUP_BACKOFF * 2 ** attempt
+            try:
+                response = self._http.get(url, timeout=15)
+            except requests.ConnectionError:
+                if last:
+                    raise
+            else:
+                if last or (response.status_code != 429 and response.status_code < 500):
+                    response.raise_for_status()
+                    return str(response.json()["id"])
+                if response.status_code == 429:
+                    wait = float(response.headers.get("Retry-After") or 15)
+            log.info("websocket: looking up activity %s failed; retrying in %.1fs", activity_uuid, wait)
+            if self._stopping.wait(wait):
+                break
+        raise requests.ConnectionError("the transport stopped before the lookup succeeded")
