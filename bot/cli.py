@@ -16,12 +16,13 @@ from .logs import setup_logging
 from .registry import DuplicateCommand
 
 log = logging.getLogger("bot")
-EXIT_CONFIG = 2
+EXIT_CONFIG = 2  # fix the settings (or the token, or the plugins) before trying again
+EXIT_RUNTIME = 1  # something outside went wrong (Webex unreachable, the transport lost): try again
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, code: int = EXIT_CONFIG) -> int:
     print(f"error: {message}", file=sys.stderr)
-    return EXIT_CONFIG
+    return code
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -33,6 +34,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     # setting should not wait for.
     from .runner import BotRunner, StartupError
     from .sandbox import Sandbox
+    from webexpythonsdk import ApiError
+
     from .webex import WebexAuthError, WebexUnavailable
 
     redactor = setup_logging(config.log_level, config.secrets())
@@ -51,15 +54,23 @@ def main(argv: Optional[list[str]] = None) -> int:
             except Exception:
                 running.stop(timeout=2)
                 raise
-    except (StartupError, WebexAuthError, WebexUnavailable, DuplicateCommand) as exc:
+    except (StartupError, WebexAuthError, DuplicateCommand) as exc:
         return _fail(str(exc))
+    except WebexUnavailable as exc:
+        return _fail(str(exc), EXIT_RUNTIME)
+    except ApiError as exc:
+        return _fail(f"Webex refused a call at start: {exc.status_code} {exc.message or exc.status} "
+                     f"(trackingId {exc.tracking_id})", EXIT_RUNTIME)
     if running.receiver is not None:
         redactor.add(running.receiver.secret)
     log.info("bot is up; press Ctrl-C to stop")
-    stop.wait()
+    while not stop.wait(0.5) and not running.failed.is_set():
+        pass
     log.info("stopping")
     if config.sandbox:
         sandbox.stop()
     else:
         running.stop()
+    if running.failed.is_set():
+        return _fail(running.failure, EXIT_RUNTIME)
     return 0

@@ -147,6 +147,14 @@ def _csv(value: object) -> list[str]:
     return [part.strip() for part in str(value or "").split(",") if part.strip()]
 
 
+def _domain(value: Optional[str]) -> Optional[str]:
+    """A bare host name, also when given as a URL (``https://my-bot.ngrok-free.app/``)."""
+    if not value or not value.strip():
+        return None
+    host = value.strip()
+    return (urlparse(host).netloc if "://" in host else host).strip("/") or None
+
+
 def _url(value: str, name: str, *, https: bool = False) -> str:
     parsed = urlparse(value)
     if parsed.scheme not in (("https",) if https else ("http", "https")) or not parsed.netloc:
@@ -175,7 +183,7 @@ def load_config(argv: Optional[list[str]] = None, environ: Optional[Mapping[str,
         raise ConfigError(f"BOT_TUNNEL must be ngrok or none, got {tunnel!r}")
     public_url = _pick(args.public_url, env, "BOT_PUBLIC_URL")
     if public_url is not None:
-        public_url = _url(str(public_url).rstrip("/"), "--public-url", https=not str(public_url).startswith(
+        public_url = _url(str(public_url).rstrip("/"), "--public-url / BOT_PUBLIC_URL", https=not str(public_url).startswith(
             ("http://127.", "http://localhost")))
     if tunnel == "none" and transport != "websocket" and public_url is None and not args.sandbox:
         raise ConfigError("--tunnel none needs --public-url (the HTTPS URL your reverse proxy serves), "
@@ -196,14 +204,14 @@ def load_config(argv: Optional[list[str]] = None, environ: Optional[Mapping[str,
         tunnel=tunnel,
         public_url=public_url,
         host=str(_pick(args.host, env, "BOT_HOST", "127.0.0.1")),
-        port=int(_number(_pick(args.port, env, "BOT_PORT", 8080), "BOT_PORT", int, 0, 65535)),
+        port=int(_number(_pick(args.port, env, "BOT_PORT", 8080), "--port / BOT_PORT", int, 0, 65535)),
         commands_paths=tuple(commands),
         api_url=_url(str(_pick(args.api_url, env, "WEBEX_API_URL", DEFAULT_API_URL)).rstrip("/") + "/",
-                     "WEBEX_API_URL"),
+                     "--api-url / WEBEX_API_URL"),
         u2c_url=_url(str(env.get("WEBEX_U2C_URL") or DEFAULT_U2C_URL), "WEBEX_U2C_URL"),
         ngrok_path=env.get("BOT_NGROK_PATH") or None,
         ngrok_authtoken=env.get("NGROK_AUTHTOKEN") or None,
-        ngrok_domain=env.get("BOT_NGROK_DOMAIN") or None,
+        ngrok_domain=_domain(env.get("BOT_NGROK_DOMAIN")),
         ngrok_config=env.get("BOT_NGROK_CONFIG") or None,
         health_interval=_number(_pick(None, env, "BOT_HEALTH_INTERVAL", 30), "BOT_HEALTH_INTERVAL", float, 0.05),
         instance=str(_pick(args.instance, env, "BOT_INSTANCE", socket.gethostname())),

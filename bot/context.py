@@ -17,11 +17,11 @@ class Context:
     def __init__(self, *, client: "WebexClient", room_id: str, room_type: str, sender_id: str,
                  sender_email: str, text: str = "", words: Optional[list[str]] = None,
                  command: str = "", message: Any = None, action: Any = None,
-                 thread_id: Optional[str] = None, in_thread: bool = False,
+                 thread_id: Optional[str] = None, in_thread: bool = False, card_message_id: Optional[str] = None,
                  commands: Optional[list["Handler"]] = None) -> None:
         self.client = client
         self.room_id = room_id
-        self.room_type = room_type
+        self._room_type = room_type
         self.sender_id = sender_id
         self._sender_email = sender_email
         self.text = text
@@ -29,7 +29,8 @@ class Context:
         self.command = command
         self.message = message
         self.action = action
-        self.thread_id = thread_id
+        self._thread_id = thread_id
+        self._card_message_id = card_message_id
         self.in_thread = in_thread
         self._commands = commands or []
         self.sent: list[Any] = []
@@ -41,6 +42,21 @@ class Context:
             person = self.client.person(self.sender_id)
             self._sender_email = ((person.emails or [""])[0] if person is not None else "").lower()
         return self._sender_email
+
+    @property
+    def room_type(self) -> str:
+        """``direct`` or ``group``; for a card submit it costs one lookup, made only when asked for."""
+        if not self._room_type and self.room_id:
+            self._room_type = self.client.room(self.room_id).type or ""
+        return self._room_type
+
+    @property
+    def thread_id(self) -> Optional[str]:
+        """The message a thread reply answers under: a card's own thread when the card was in one."""
+        if self._thread_id is None and self._card_message_id:
+            card = self.client.message(self._card_message_id)
+            self._thread_id = card.parentId or card.id
+        return self._thread_id
 
     @property
     def is_direct(self) -> bool:
@@ -67,7 +83,9 @@ class Context:
             reply = Reply(markdown=content, **options)
         last = None
         for one in replies_of(reply):
+            threaded = one.thread if one.thread is not None else self.in_thread
             last = self.client.send(**message_fields(one, room_id=self.room_id, sender_id=self.sender_id,
-                                                     thread_id=self.thread_id, in_thread=self.in_thread))
+                                                     thread_id=self.thread_id if threaded else None,
+                                                     in_thread=self.in_thread))
             self.sent.append(last)
         return last

@@ -166,7 +166,7 @@ class Dispatcher:
             return
         ctx = Context(client=self.client, room_id=action.roomId, room_type=event.room_type,
                       sender_id=action.personId, sender_email=email, command=name, action=action,
-                      thread_id=action.messageId, commands=self._commands_for(email, action.roomId))
+                      card_message_id=action.messageId, commands=self._commands_for(email, action.roomId))
         self._run(handler, ctx, [])
 
     def _commands_for(self, email: str, room_id: str) -> list[Handler]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterable, Iterator
 
+from .arguments import usage
 from .registry import Handler, Registry, marked_handler
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,15 @@ def load_plugins(folders: Iterable[Path] = (), *, packages: Iterable[str] = ("co
                 errors.append(loaded)
                 continue
             for handler in handlers_in(loaded):
-                if _origin(handler) not in seen:
-                    seen.add(_origin(handler))
-                    registry.add(handler)
+                if _origin(handler) in seen:
+                    continue
+                seen.add(_origin(handler))
+                try:
+                    usage(handler.name, handler.function)  # resolves the type hints now, not mid-chat
+                except (TypeError, NameError) as exc:
+                    error = PluginError(handler.source, f"the arguments of '{handler.name}' cannot be read: {exc}")
+                    log.error("%s", error)
+                    errors.append(error)
+                    continue
+                registry.add(handler)
     return registry, errors

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import threading
 from datetime import datetime, timezone
 from typing import Any, Iterable, Optional
 
@@ -46,6 +47,9 @@ class BotRunner:
         self.handled: Optional[HandledLog] = None
         self.supervisor: Optional[Supervisor] = None
         self.websocket: Optional[WebsocketTransport] = None
+        # Set when the bot can no longer receive messages; run_bot.py then exits non-zero.
+        self.failed = threading.Event()
+        self.failure = ""
 
     @property
     def local_url(self) -> str:
@@ -110,7 +114,7 @@ class BotRunner:
                                             my_uuid=uuid_of(self.client.me().id), submit=self.dispatcher.submit,
                                             catch_up=self.catch_up, keep_device=self.config.keep_device,
                                             ping_interval=self.config.ws_ping_interval,
-                                            pong_timeout=self.config.ws_pong_timeout)
+                                            pong_timeout=self.config.ws_pong_timeout, on_fatal=self._fail)
         try:
             self.websocket.start()
         except TransportError as exc:
@@ -123,7 +127,7 @@ class BotRunner:
         try:
             self._start_websocket()
         except StartupError as exc:
-            log.error("the websocket fallback failed too: %s", exc)
+            self._fail(f"{reason}, and the websocket fallback failed too: {exc}")
             return
         if self.webhooks is not None and not self.config.keep_webhooks:
             try:
@@ -133,6 +137,10 @@ class BotRunner:
         if self.supervisor is not None:
             self.supervisor.tunnel.stop()
             self.supervisor = None
+
+    def _fail(self, reason: str) -> None:
+        self.failure = reason
+        self.failed.set()
 
     def catch_up(self) -> int:
         """Answer what arrived while the bot could not be reached."""
@@ -169,8 +177,8 @@ class BotRunner:
             log.warning("some handlers were still running at shutdown")
         if self.webhooks is not None and supervisor is not None and not self.config.keep_webhooks:
             try:
-                removed = self.webhooks.delete_ours()
-                log.info("removed our %d webhook(s)", removed)
+                if removed := self.webhooks.delete_ours():
+                    log.info("removed our %d webhook(s)", removed)
             except Exception as exc:  # shutdown goes on whatever Webex says
                 log.warning("could not remove the webhooks: %s", exc)
         if self.websocket is not None:

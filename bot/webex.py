@@ -53,7 +53,8 @@ class WebexClient:
                 log.warning("%s: Webex answered %s, retrying", what, exc.status_code)
             except requests.ConnectionError as exc:
                 if attempt == self._retries:
-                    raise WebexUnavailable(f"{what}: cannot reach Webex ({type(exc).__name__})") from exc
+                    raise WebexUnavailable(f"{what}: cannot reach Webex ({type(exc).__name__}): check the network "
+                                           "or proxy (HTTPS_PROXY), and WEBEX_API_URL") from exc
                 log.warning("%s: cannot reach Webex, retrying", what)
             time.sleep(self._backoff * 2 ** attempt)
         raise AssertionError("unreachable")
@@ -76,6 +77,9 @@ class WebexClient:
 
     def messages(self, room_id: str, **filters: Any) -> list[Any]:
         return self.call("list messages", lambda: list(self.api.messages.list(roomId=room_id, **filters)))
+
+    def room(self, room_id: str) -> Any:
+        return self.call("get room", lambda: self.api.rooms.get(room_id))
 
     def rooms(self, **filters: Any) -> list[Any]:
         return self.call("list rooms", lambda: list(self.api.rooms.list(**filters)))

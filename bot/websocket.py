@@ -54,7 +54,8 @@ class TransportError(Exception):
 class WebsocketTransport:
     def __init__(self, *, registry: DeviceRegistry, token: str, my_uuid: str, submit: Callable[[Event], str],
                  catch_up: Callable[[], int], keep_device: bool = False, ping_interval: float = 15.0,
-                 pong_timeout: float = 14.0, max_backoff: float = 32.0) -> None:
+                 pong_timeout: float = 14.0, max_backoff: float = 32.0,
+                 on_fatal: Optional[Callable[[str], None]] = None) -> None:
         self.registry = registry
         self.token = token
         self.my_uuid = my_uuid
@@ -64,6 +65,7 @@ class WebsocketTransport:
         self.ping_interval = ping_interval
         self.pong_timeout = pong_timeout
         self.max_backoff = max_backoff
+        self.on_fatal = on_fatal
         self.device: Optional[dict[str, Any]] = None
         self.fatal: Optional[str] = None
         self.connections = 0
@@ -139,6 +141,8 @@ class WebsocketTransport:
                 # Once start() has returned, nobody else reports it: the log must say it.
                 if self._started:
                     log.error("websocket: %s; the bot no longer receives messages", self.fatal)
+                    if self.on_fatal is not None:
+                        self.on_fatal(self.fatal)
                 self._ready.clear()
                 return
             if self._stopping.is_set():

@@ -69,6 +69,11 @@ def vote(ctx):
     return f"{ctx.sender_email} voted {ctx.inputs['choice']}"
 
 
+@card_action("rsvp")
+def rsvp(ctx):
+    return Reply(markdown=f"{ctx.room_type} rsvp from {ctx.sender_email}", thread=True)
+
+
 @command("threaded")
 def threaded(ctx):
     return Reply(markdown="in the thread", thread=True)
@@ -106,7 +111,7 @@ def silent(ctx):
     return None
 
 
-PLUGINS = [shout, add, greet, level, plain, export, quiz, vote, threaded, private, many, slow, boom, secret, silent]
+PLUGINS = [shout, add, greet, level, plain, export, quiz, vote, rsvp, threaded, private, many, slow, boom, secret, silent]
 
 
 @pytest.fixture
@@ -167,6 +172,18 @@ def test_card_and_its_submit(testbot, webex_emulator):
     assert message["text"] == "A poll: open it in Webex"
     webex_emulator.control.submit_card(testbot.person, message, {"action": "vote", "choice": "tea"})
     assert testbot.reply() == "test.user@example.com voted tea"
+
+
+def test_card_submit_in_a_thread_answers_in_that_thread(testbot, webex_emulator):
+    question = testbot.say("shout start a thread")
+    testbot.replies()
+    testbot.say("quiz", parent=question)
+    [card_message] = testbot.replies()
+    assert card_message["parentId"] == question["id"]
+    webex_emulator.control.submit_card(testbot.person, card_message, {"action": "rsvp"})
+    [answer] = testbot.replies()
+    assert answer["markdown"] == "direct rsvp from test.user@example.com"
+    assert answer["parentId"] == question["id"]
 
 
 def test_thread_replies(testbot):
@@ -256,7 +273,8 @@ def test_help_lists_only_what_the_asker_may_run(testbot, webex_emulator):
     boss_chat.say("secret")
     assert boss_chat.reply() == "the secret"
     testbot.say("help add")
-    assert testbot.reply().startswith("**add**: Add two whole numbers.")
+    explained = testbot.reply()
+    assert explained.startswith("**add**: Add two whole numbers.") and "Usage: `add <a:int> <b:int>`" in explained
 
 
 def test_exactly_two_webex_calls_for_a_plain_command(testbot, webex_emulator):

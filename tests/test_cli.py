@@ -101,7 +101,7 @@ def test_invalid_settings_are_one_line_each(tmp_path):
         (("--tunnel", "none"), {}, "--tunnel none needs --public-url"),
         (("--commands", str(tmp_path / "nowhere")), {}, f"commands folder {tmp_path / 'nowhere'} does not exist"),
         ((), {"WEBEX_API_URL": "ftp://x"}, "WEBEX_API_URL must be an http(s):// URL"),
-        ((), {"BOT_PUBLIC_URL": "http://bot.example.org"}, "--public-url must be an https:// URL"),
+        ((), {"BOT_PUBLIC_URL": "http://bot.example.org"}, "--public-url / BOT_PUBLIC_URL must be an https:// URL"),
         (("--log-level", "loud"), {}, "--log-level: invalid choice"),
     ]
     runs = []
