@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from typing import Iterable
+
+from webexpythonsdk import RateLimitWarning
 
 BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 MASK = "***"
