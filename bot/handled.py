@@ -27,6 +27,7 @@ class HandledLog:
         self._keep = keep
         self._ids: deque[str] = deque(maxlen=keep)
         self._lines = 0
+        self._cut = False  # the file ends in a line a crash cut short: the next line must not join it
         self.mark: Optional[str] = None
         self._load()
 
@@ -38,12 +39,14 @@ class HandledLog:
 
     def _load(self) -> None:
         try:
-            lines = self.path.read_text().splitlines()
+            text = self.path.read_text()
         except FileNotFoundError:
             return
         except OSError as exc:
             log.warning("ignoring the unreadable record %s (%s); catch-up starts afresh", self.path, exc)
             return
+        lines = text.splitlines()
+        self._cut = bool(text) and not text.endswith("\n")
         for line in lines:
             try:
                 entry = json.loads(line)
@@ -80,7 +83,8 @@ class HandledLog:
             self._compact()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a") as out:
-            out.write(json.dumps(entry) + "\n")
+            out.write(("\n" if self._cut else "") + json.dumps(entry) + "\n")
+        self._cut = False
         self._lines += 1
 
     def _compact(self) -> None:
@@ -90,4 +94,5 @@ class HandledLog:
         with os.fdopen(handle, "w") as out:
             out.write("\n".join(lines) + "\n")
         os.replace(temporary, self.path)
+        self._cut = False
         self._lines = len(lines)

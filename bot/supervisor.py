@@ -41,6 +41,7 @@ class Supervisor:
         self.public_url: Optional[str] = None
         self.failures = 0
         self.repairs = 0
+        self._missed = False  # a repair was made and its catch-up has not yet succeeded
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
@@ -103,8 +104,20 @@ class Supervisor:
         self.failures = 0
         if repairs:
             self.repairs += len(repairs)
-            self.catch_up()
+            self._missed = True
+        if self._missed:
+            self._catch_up()
         return repairs
+
+    def _catch_up(self) -> None:
+        """Answer what came while the path was broken; a failed catch-up is tried again next check, or
+        those messages would only be looked for after another repair."""
+        try:
+            self.catch_up()
+        except Exception as exc:  # Webex failing: the messages wait for the next check
+            log.warning("catch-up failed, trying again at the next check: %s", exc)
+            return
+        self._missed = False
 
     def _restart_tunnel(self, problem: str) -> str:
         self.tunnel.stop()

@@ -10,9 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
 import threading
+import time
+import types
 from pathlib import Path
-from typing import Optional, Protocol
+from typing import Any, Optional, Protocol
 
 log = logging.getLogger(__name__)
 WEBSOCKET_HINT = "or run with --transport websocket, which needs no tunnel"
@@ -71,6 +74,52 @@ def explain_ngrok_failure(text: str) -> TunnelError:
     return TunnelError(f"ngrok did not start: {first_line}")
 
 
+class _QuietPopen(subprocess.Popen):  # type: ignore[type-arg]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("stderr", subprocess.DEVNULL)
+        super().__init__(*args, **kwargs)
+
+
+def _silence_agent_stderr() -> None:
+    """The agent repeats a failed start on its stderr, the authtoken included (ERR_NGROK_105), past the
+    log redaction and as a screenful of text. pyngrok leaves that stream inherited, so its process
+    module gets a ``subprocess`` whose Popen discards it; the same errors still arrive as log lines."""
+    from pyngrok import process
+
+    if process.subprocess.Popen is not _QuietPopen:
+        quiet = types.ModuleType("subprocess")
+        quiet.__dict__.update(vars(subprocess))
+        quiet.Popen = _QuietPopen  # type: ignore[attr-defined]
+        process.subprocess = quiet  # type: ignore[attr-defined]
+
+
+def _command_of(pid: int) -> str:
+    """What process ``pid`` runs; empty when it is gone or this system cannot say (no ``ps``).
+
+    Asked before ending the pid an old pid file names: after a reboot it may be anyone's process."""
+    if os.name != "posix":
+        return ""
+    try:
+        return subprocess.run(["ps", "-p", str(pid), "-o", "command="], capture_output=True, text=True,
+                              timeout=5, check=False).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _end_process(pid: int, grace: float = 3.0) -> None:
+    """SIGTERM, and SIGKILL if it is still there after ``grace`` seconds: a new agent started while the old
+    one still holds the account's session would fail with ERR_NGROK_108."""
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+
+
 class NgrokTunnel:
     """An ngrok agent driven by pyngrok, with a pid file so a crashed run's agent is ended next time."""
 
@@ -81,6 +130,7 @@ class NgrokTunnel:
                  config_path: Optional[str] = None, startup_timeout: int = 15) -> None:
         from pyngrok.conf import PyngrokConfig
 
+        _silence_agent_stderr()
         options: dict[str, object] = {}
         if ngrok_path:
             options["ngrok_path"] = ngrok_path
@@ -156,12 +206,10 @@ class NgrokTunnel:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return
-        cmdline = Path(f"/proc/{pid}/cmdline")
-        try:
-            if cmdline.exists() and b"ngrok" not in cmdline.read_bytes():
-                return
-            os.kill(pid, signal.SIGTERM)
-            log.info("ended the ngrok agent (pid %d) left over by an earlier run", pid)
-        except (ProcessLookupError, PermissionError):
-            pass
+        if "ngrok" in _command_of(pid):
+            try:
+                _end_process(pid)
+                log.info("ended the ngrok agent (pid %d) left over by an earlier run", pid)
+            except (ProcessLookupError, PermissionError):
+                pass
         self.pid_file.unlink(missing_ok=True)

@@ -1,0 +1,825 @@
+"""The supervisor end to end: the real bot, the real pyngrok driving the fake ngrok agent, the emulator.
+
+Each test gets its own agent state folder, authtoken and agent log (``agents``), and afterwards no agent
+it started may still run: pyngrok keeps its agents in globals keyed by ``ngrok_path``, so one left over
+would leak into the next test. Runners are stopped by the ``bots`` fixture even when a test fails.
+The pure parts (error texts, backoff, the handled record, the catch-up window) are tested at the end.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional, TypeVar
+
+import pytest
+from pyngrok import ngrok
+from webexpythonsdk import WebexAPI
+
+from bot.catchup import catch_up, iso
+from bot.emulator import ControlClient, Emulator
+from bot.events import Event
+from bot.handled import HandledLog
+from bot.receiver import Receiver
+from bot.runner import BotRunner
+from bot.supervisor import Supervisor
+from bot.testing import Chat, start_test_bot
+from bot.tunnels import StaticUrl, explain_ngrok_failure
+from bot.webex import WebexClient
+from bot.webhooks import Webhooks
+
+REPO = Path(__file__).resolve().parents[1]
+RUN_BOT = str(REPO / "run_bot.py")
+FAKE_NGROK = str(Path(__file__).parent / "fake_ngrok" / "ngrok")
+INSTANCE = "t"
+OURS = {f"Helper [{INSTANCE}] messages", f"Helper [{INSTANCE}] attachmentActions"}
+INTERVAL = 0.3
+Json = dict[str, Any]
+T = TypeVar("T")
+
+
+def until(read: Callable[[], T], what: str, timeout: float = 10.0) -> T:
+    """Poll ``read`` until it gives something truthy; fail naming ``what`` when it never does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"waited {timeout}s for {what}"
+        time.sleep(0.02)
+
+
+# -- agents: the processes a test starts and the proof that none survives -----------------------
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped, counts as gone)."""
+    try:
+        os.kill(pid, 0)
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (ProcessLookupError, FileNotFoundError):
+        return False
+
+
+def command_of(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def fake_agent(pid: int, marker: str = "") -> bool:
+    """Whether ``pid`` is a running fake agent (whose command line names ``marker``): a pid that ended
+    may have been given to anyone's process since."""
+    command = command_of(pid)
+    return "fake_ngrok" in command and marker in command and alive(pid)
+
+
+def agents_running(marker: str) -> list[int]:
+    """Pids of fake agents whose command line names ``marker`` (the test's own folder)."""
+    return [int(entry.name) for entry in Path("/proc").iterdir()
+            if entry.name.isdigit() and fake_agent(int(entry.name), marker)]
+
+
+@dataclass
+class Agents:
+    """Where this test's agents keep their state and log, and the authtoken they run with."""
+
+    folder: Path
+    token: str = field(default_factory=lambda: f"tok-{uuid.uuid4().hex}")
+    extra_pids: list[int] = field(default_factory=list)
+
+    @property
+    def state(self) -> Path:
+        return self.folder / "agent-state"
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "agent.log"
+
+    def logged_pids(self) -> set[int]:
+        lines = self.log.read_text().splitlines() if self.log.exists() else []
+        return {json.loads(line)["pid"] for line in lines}
+
+    def forwarded(self) -> list[Json]:
+        lines = self.log.read_text().splitlines() if self.log.exists() else []
+        return [e for e in map(json.loads, lines) if e["kind"] == "forward"]
+
+    def env(self) -> dict[str, str]:
+        return {"FAKE_NGROK_STATE_DIR": str(self.state), "FAKE_NGROK_LOG": str(self.log)}
+
+
+@pytest.fixture
+def agents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Agents]:
+    """A private agent world; afterwards every agent of this test is gone (killed and failed if not)."""
+    for name in ("NGROK_AUTHTOKEN", "FAKE_NGROK_FAIL", "FAKE_NGROK_START_DELAY"):
+        monkeypatch.delenv(name, raising=False)
+    world = Agents(tmp_path)
+    for name, value in world.env().items():
+        monkeypatch.setenv(name, value)
+    yield world
+    survivors = set(agents_running(str(tmp_path)))
+    survivors |= {pid for pid in world.logged_pids() | set(world.extra_pids) if fake_agent(pid)}
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors, f"agents outlived their test: {sorted(survivors)}"
+
+
+# -- the people, the bot and a webhook that is not ours --------------------------------------------
+
+@pytest.fixture
+def control(emulator: Emulator) -> ControlClient:
+    return emulator.control
+
+
+@pytest.fixture
+def bot(control: ControlClient) -> Json:
+    return control.create_bot("Helper", "helper@webex.bot")
+
+
+@pytest.fixture
+def person(control: ControlClient) -> Json:
+    return control.create_person("Ada Lovelace", "ada@example.com")
+
+
+@pytest.fixture
+def foreign(emulator: Emulator, bot: Json) -> Iterator[Json]:
+    """The same bot's production webhook, made with the SDK; it must come out of the test untouched."""
+    api = WebexAPI(access_token=bot["token"], base_url=emulator.api_url)
+    hook = api.webhooks.create(name="Helper [production] messages", targetUrl="https://bot.example.org/hook",
+                               resource="messages", event="created", filter="personEmail=boss@example.com",
+                               secret="production-secret-0123456789")
+    before = next(h for h in emulator.control.webhooks() if h["id"] == hook.id)
+    yield before
+    assert [h for h in emulator.control.webhooks() if h["id"] == hook.id] == [before]
+
+
+def ours(control: ControlClient) -> dict[str, Json]:
+    return {h["name"]: h for h in control.webhooks() if h["name"] in OURS}
+
+
+def answers(control: ControlClient, bot: Json, room: Json, text: str) -> int:
+    """How many times the bot said ``text`` in ``room``."""
+    return sum(1 for m in control.messages(room=room, author=bot) if m.get("text") == text)
+
+
+def deliveries_of(control: ControlClient, message: Json) -> list[Json]:
+    return [d for d in control.deliveries() if d["body"]["data"]["id"] == message["id"]]
+
+
+def settle(control: ControlClient, runner: BotRunner, checks: int = 2) -> None:
+    """Let deliveries finish and the supervisor pass ``checks`` more health checks (each probes once)."""
+    assert control.wait_deliveries_idle()
+    receiver = runner.receiver
+    assert receiver is not None
+    seen = receiver.probes
+    until(lambda: receiver.probes >= seen + checks, f"{checks} more health checks")
+
+
+class Bots:
+    """Starts the real bot behind this test's fake agent; whatever still runs is stopped at the end."""
+
+    def __init__(self, emulator: Emulator, bot: Json, agents: Agents, folder: Path) -> None:
+        self.emulator, self.bot, self.agents, self.folder = emulator, bot, agents, folder
+        self.running: list[BotRunner] = []
+
+    def start(self, **settings: Any) -> BotRunner:
+        options = {"tunnel": "ngrok", "ngrok_path": FAKE_NGROK, "ngrok_authtoken": self.agents.token,
+                   "ngrok_config": str(self.folder / "ngrok.yml"), "health_interval": INTERVAL,
+                   "state_dir": self.folder / "state", "instance": INSTANCE, **settings}
+        self.running.append(start_test_bot(self.emulator, self.bot["token"], **options))
+        return self.running[-1]
+
+    def stop(self, runner: BotRunner) -> None:
+        self.running.remove(runner)
+        runner.stop(timeout=2)
+
+
+@pytest.fixture
+def bots(emulator: Emulator, bot: Json, agents: Agents, tmp_path: Path) -> Iterator[Bots]:
+    started = Bots(emulator, bot, agents, tmp_path)
+    try:
+        yield started
+    finally:
+        for runner in list(started.running):
+            started.stop(runner)
+
+
+def agent_pid(runner: BotRunner) -> int:
+    """The pid of the runner's agent (asked only while it runs: pyngrok would start one otherwise)."""
+    assert runner.supervisor is not None and runner.supervisor.tunnel.alive()
+    return ngrok.get_ngrok_process(runner.supervisor.tunnel.config).proc.pid  # type: ignore[attr-defined]
+
+
+def kill_agent(runner: BotRunner) -> int:
+    pid = agent_pid(runner)
+    os.kill(pid, signal.SIGKILL)
+    until(lambda: not alive(pid), "the killed agent to end", 5)
+    return pid
+
+
+def repaired_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("repaired:")]
+
+
+# -- 1. start -------------------------------------------------------------------------------------
+
+def test_start_points_our_webhooks_at_the_tunnel_and_messages_come_through_it(
+        bots: Bots, control: ControlClient, bot: Json, person: Json, foreign: Json,
+        agents: Agents, tmp_path: Path) -> None:
+    runner = bots.start()
+    assert runner.public_url and runner.public_url.startswith("http://127.0.0.1:")
+    assert runner.server is not None and runner.public_url != runner.server.url
+    assert runner.receiver is not None and runner.supervisor is not None
+    target = runner.public_url + runner.receiver.path
+    hooks = ours(control)
+    assert set(hooks) == OURS
+    for resource in ("messages", "attachmentActions"):
+        hook = hooks[f"Helper [{INSTANCE}] {resource}"]
+        assert (hook["targetUrl"], hook["resource"], hook["event"], hook["status"]) == \
+            (target, resource, "created", "active")
+        assert hook["secret"] == runner.receiver.secret and len(hook["secret"]) >= 32
+    assert int((tmp_path / "state" / f"ngrok-{INSTANCE}.pid").read_text()) == agent_pid(runner)
+
+    chat = Chat(control, bot, person)
+    question = chat.say("echo through the tunnel")
+    assert chat.reply() == "through the tunnel"
+    [delivery] = deliveries_of(control, question)
+    assert (delivery["targetUrl"], delivery["status"]) == (target, 200)
+    assert any(e["path"] == runner.receiver.path and e["status"] == 200 for e in agents.forwarded())
+
+
+# -- 2. the agent dies ----------------------------------------------------------------------------
+
+def test_a_killed_agent_is_restarted_and_what_came_meanwhile_is_answered_once(
+        bots: Bots, control: ControlClient, bot: Json, person: Json, foreign: Json,
+        caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    caplog.set_level(logging.INFO, logger="bot")
+    runner = bots.start()
+    assert runner.supervisor is not None and runner.receiver is not None
+    chat = Chat(control, bot, person)
+    chat.say("echo before")
+    assert chat.reply() == "before"
+    before, old_url = ours(control), runner.public_url
+
+    # Webex rate-limits moving the webhooks, so the message surely comes while they point at the dead URL.
+    control.inject("rate_limit", path="/v1/webhooks", method="PUT", retryAfter=1)
+    dead = kill_agent(runner)
+    lost = chat.say("echo while the agent was dead")
+    assert control.wait_deliveries_idle()
+    [failed] = deliveries_of(control, lost)
+    assert failed["status"] is None and failed["targetUrl"].startswith(f"{old_url}/")
+    control.clear_faults()
+
+    assert chat.reply() == "while the agent was dead"
+    assert runner.supervisor.repairs >= 1
+    new_url = runner.public_url
+    assert new_url and new_url != old_url
+    after = ours(control)
+    assert {n: h["id"] for n, h in after.items()} == {n: h["id"] for n, h in before.items()}
+    assert {h["targetUrl"] for h in after.values()} == {new_url + runner.receiver.path}
+    assert all(h["status"] == "active" for h in after.values())
+    new_pid = int((tmp_path / "state" / f"ngrok-{INSTANCE}.pid").read_text())
+    assert new_pid != dead and alive(new_pid)
+
+    settle(control, runner)
+    assert answers(control, bot, chat.room, "while the agent was dead") == 1
+    assert answers(control, bot, chat.room, "before") == 1
+    [line] = repaired_lines(caplog)
+    # Whichever check saw it first: the agent's process, or the probe through the public URL.
+    assert line in {f"repaired: {problem}; tunnel restarted (new URL {new_url}), webhooks point at it"
+                    for problem in ("the ngrok agent is not running", "the public URL does not reach the bot")}
+    assert any("catch-up: 1 message(s)" in r.getMessage() for r in caplog.records)
+
+
+# -- 3. webhooks switched off or deleted behind the bot's back -------------------------------------
+
+def reactivated_within(control: ControlClient, runner: BotRunner, hook: Json, checks: int = 3) -> None:
+    """Switch ``hook`` off and see it back on within ``checks`` health checks (counted by their probes,
+    so a loaded machine cannot make this flaky)."""
+    assert runner.receiver is not None
+    before = runner.receiver.probes
+    control.deactivate_webhook(hook["id"])
+    until(lambda: ours(control)[hook["name"]]["status"] == "active", "the webhook re-activated")
+    assert runner.receiver.probes - before <= checks
+
+
+def test_a_deactivated_webhook_is_reactivated_and_what_came_meanwhile_is_answered_once(
+        bots: Bots, control: ControlClient, bot: Json, person: Json, foreign: Json,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="bot")
+    runner = bots.start()
+    messages = ours(control)[f"Helper [{INSTANCE}] messages"]
+
+    reactivated_within(control, runner, messages)
+    assert ours(control)[messages["name"]]["id"] == messages["id"]
+
+    # Hold the supervisor inside its webhook check (Webex rate-limits it) so that the message surely
+    # arrives while the webhook is off; then let it go and watch the repair answer it.
+    control.inject("rate_limit", path="/v1/webhooks", retryAfter=1)
+    until(lambda: [c for c in control.calls() if c["path"] == "/v1/webhooks" and c["status"] == 429],
+          "the supervisor to be rate-limited")
+    control.deactivate_webhook(messages["id"])
+    chat = Chat(control, bot, person)
+    lost = chat.say("echo while it was off")
+    assert control.wait_deliveries_idle()
+    assert deliveries_of(control, lost) == []
+    control.clear_faults()
+
+    assert chat.reply() == "while it was off"
+    hook = ours(control)[messages["name"]]
+    assert (hook["id"], hook["status"]) == (messages["id"], "active")
+    settle(control, runner)
+    assert answers(control, bot, chat.room, "while it was off") == 1
+    assert deliveries_of(control, lost) == []  # answered by the catch-up, not by a late delivery
+    reactivated = [r for r in caplog.records if r.getMessage() == f"re-activated webhook '{messages['name']}'"]
+    assert len(reactivated) == 2  # one line per repair
+
+
+def test_a_deleted_webhook_is_made_again(bots: Bots, control: ControlClient, bot: Json,
+                                         person: Json, foreign: Json) -> None:
+    runner = bots.start()
+    assert runner.receiver is not None and runner.public_url
+    before = ours(control)
+    for hook in before.values():
+        control.delete_webhook(hook["id"])
+    until(lambda: len(ours(control)) == 2, "our webhooks made again")
+    after = ours(control)
+    assert {h["id"] for h in after.values()}.isdisjoint(h["id"] for h in before.values())
+    assert {(h["targetUrl"], h["status"], h["secret"]) for h in after.values()} == \
+        {(runner.public_url + runner.receiver.path, "active", runner.receiver.secret)}
+
+    chat = Chat(control, bot, person)
+    question = chat.say("echo made again")
+    assert chat.reply() == "made again"
+    assert [d["status"] for d in deliveries_of(control, question)] == [200]
+
+
+def test_a_catch_up_that_fails_is_tried_again_at_the_next_check(
+        emulator: Emulator, control: ControlClient, bot: Json, person: Json, foreign: Json, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="bot")
+    runner = start_test_bot(emulator, bot["token"], health_interval=0.1, state_dir=tmp_path / "state",
+                            instance=INSTANCE)
+    try:
+        chat = Chat(control, bot, person)
+        hook = ours(control)[f"Helper [{INSTANCE}] messages"]
+        control.inject("server_error", path="/v1/rooms", status=503, count=4)  # every try of one catch-up
+        control.inject("rate_limit", path="/v1/webhooks", retryAfter=1, count=3)
+        until(lambda: [c for c in control.calls() if c["path"] == "/v1/webhooks" and c["status"] == 429],
+              "the supervisor to be rate-limited")
+        control.deactivate_webhook(hook["id"])
+        lost = chat.say("echo after a failed catch-up")
+
+        assert chat.reply(timeout=20) == "after a failed catch-up"
+        assert deliveries_of(control, lost) == []
+        assert [c["status"] for c in control.calls() if c["path"] == "/v1/rooms"][-5:] == [503] * 4 + [200]
+        assert sum("catch-up failed, trying again at the next check" in m for m in caplog.messages) == 1
+        assert runner.supervisor is not None and runner.supervisor.repairs == 1
+        settle(control, runner)
+        assert answers(control, bot, chat.room, "after a failed catch-up") == 1
+    finally:
+        runner.stop(timeout=2)
+
+
+# -- 4. restarts ----------------------------------------------------------------------------------
+
+def test_a_restart_reuses_our_webhooks_and_answers_what_came_while_down_once(
+        bots: Bots, control: ControlClient, bot: Json, person: Json, foreign: Json) -> None:
+    first = bots.start(keep_webhooks=True)
+    direct = Chat(control, bot, person)
+    team = control.create_group("Team", person, [person, bot])
+    group = Chat(control, bot, person, room=team)
+    direct.say("echo d1")
+    assert direct.reply() == "d1"
+    group.say("echo g1")
+    assert group.reply() == "g1"
+    kept = ours(control)
+    first_pid = agent_pid(first)
+    bots.stop(first)
+    assert not alive(first_pid)
+    assert ours(control) == kept
+
+    down = [direct.say("echo d2"), group.say("echo g2"), control.post(person, "echo not for the bot", room=team)]
+    assert control.wait_deliveries_idle()
+    assert all(d["status"] is None for m in down for d in deliveries_of(control, m))
+
+    second = bots.start()
+    assert second.receiver is not None and second.public_url
+    again = ours(control)
+    assert {n: h["id"] for n, h in again.items()} == {n: h["id"] for n, h in kept.items()}
+    assert {(h["targetUrl"], h["secret"]) for h in again.values()} == \
+        {(second.public_url + second.receiver.path, second.receiver.secret)}
+    assert second.receiver.secret != kept[f"Helper [{INSTANCE}] messages"]["secret"]
+
+    assert direct.reply() == "d2"
+    assert group.reply() == "g2"
+    settle(control, second)
+    for chat, text in ((direct, "d1"), (direct, "d2"), (group, "g1"), (group, "g2")):
+        assert answers(control, bot, chat.room, text) == 1, text
+    assert answers(control, bot, team, "not for the bot") == 0
+
+
+def run_bot_env(agents: Agents, tmp_path: Path, emulator: Emulator, bot: Json, **variables: str) -> dict[str, str]:
+    """The environment of a run_bot.py subprocess: built from scratch, pointed at this test's world."""
+    return {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "PYTHONPATH": str(REPO),
+            "PYTHONUNBUFFERED": "1", "WEBEX_BOT_TOKEN": bot["token"], "WEBEX_API_URL": emulator.api_url,
+            "BOT_NGROK_PATH": FAKE_NGROK, "NGROK_AUTHTOKEN": agents.token,
+            "BOT_NGROK_CONFIG": str(tmp_path / "ngrok.yml"), "BOT_STATE_DIR": str(tmp_path / "state"),
+            "BOT_INSTANCE": INSTANCE, "BOT_HEALTH_INTERVAL": str(INTERVAL), **agents.env(), **variables}
+
+
+def run_bot(cwd: Path, env: dict[str, str], *args: str) -> subprocess.Popen:
+    """run_bot.py in ``cwd`` (no stray .env), its output in files there (an unread pipe could block it)."""
+    cwd.mkdir(exist_ok=True)
+    with open(cwd / "stdout.txt", "w") as out, open(cwd / "stderr.txt", "w") as err:
+        return subprocess.Popen([sys.executable, RUN_BOT, "--transport", "webhook", "--port", "0", *args],
+                                cwd=cwd, env=env, stdout=out, stderr=err, text=True)
+
+
+def finish(process: subprocess.Popen, timeout: float) -> int:
+    """The program's exit code; one that does not end in ``timeout`` seconds is killed and fails the test."""
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+        raise
+
+
+def wait_until_up(control: ControlClient, process: subprocess.Popen, cwd: Path, pid_file: Path) -> int:
+    """Wait for the program's webhooks and its agent's pid file; return the agent's pid."""
+    def up() -> bool:
+        assert process.poll() is None, (cwd / "stderr.txt").read_text()
+        return len(ours(control)) == 2 and pid_file.exists() and "bot is up" in (cwd / "stderr.txt").read_text()
+    until(up, "run_bot.py to come up", 15)
+    return int(pid_file.read_text())
+
+
+def recorded(state_dir: Path, message: Json) -> bool:
+    """Whether the on-disk record of handled messages names ``message`` (read as a restart reads it)."""
+    return any(message["id"] in HandledLog(path) for path in state_dir.glob("handled-*"))
+
+
+def test_a_crashed_run_leaves_an_agent_that_the_next_start_ends(
+        bots: Bots, emulator: Emulator, control: ControlClient, bot: Json, person: Json,
+        foreign: Json, agents: Agents, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="bot")
+    pid_file = tmp_path / "state" / f"ngrok-{INSTANCE}.pid"
+    crashed = run_bot(tmp_path / "crashed", run_bot_env(agents, tmp_path, emulator, bot))
+    try:
+        leftover = wait_until_up(control, crashed, tmp_path / "crashed", pid_file)
+        agents.extra_pids.append(leftover)
+        chat = Chat(control, bot, person)
+        answered = chat.say("echo before the crash")
+        assert chat.reply() == "before the crash"
+        # The crash comes after the answer was recorded (a crash between the two answers it again).
+        until(lambda: recorded(tmp_path / "state", answered), "the answer recorded on disk")
+    finally:
+        crashed.kill()
+        finish(crashed, 5)
+    assert alive(leftover), "SIGKILL of the program leaves its agent running, as a crash does"
+    kept = ours(control)
+    lost = chat.say("echo during the crash")
+    assert control.wait_deliveries_idle()
+
+    runner = bots.start()
+    assert not alive(leftover)
+    assert f"ended the ngrok agent (pid {leftover}) left over by an earlier run" in caplog.messages
+    assert int(pid_file.read_text()) == agent_pid(runner) != leftover
+    assert {n: h["id"] for n, h in ours(control).items()} == {n: h["id"] for n, h in kept.items()}
+    assert chat.reply() == "during the crash"
+    settle(control, runner)
+    assert answers(control, bot, chat.room, "during the crash") == 1
+    assert answers(control, bot, chat.room, "before the crash") == 1
+    # Webex reached the left-over agent, which had no bot behind it (ngrok's 502, ERR_NGROK_8012).
+    assert [d["status"] for d in deliveries_of(control, lost)] == [502]
+
+
+def test_a_pid_file_naming_another_program_ends_nothing(bots: Bots, tmp_path: Path) -> None:
+    """After a reboot the pid an old pid file names may be anyone's process: only an ngrok is ended."""
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        pid_file = tmp_path / "state" / f"ngrok-{INSTANCE}.pid"
+        pid_file.parent.mkdir()
+        pid_file.write_text(str(stranger.pid))
+        runner = bots.start()
+        assert stranger.poll() is None
+        assert int(pid_file.read_text()) == agent_pid(runner)
+    finally:
+        stranger.kill()
+        stranger.wait(5)
+
+
+# -- 5. run_bot.py stops cleanly ------------------------------------------------------------------
+
+@pytest.mark.parametrize("signum, keep", [(signal.SIGTERM, False), (signal.SIGINT, True)],
+                         ids=["sigterm", "sigint-keep-webhooks"])
+def test_run_bot_stops_on_a_signal_and_leaves_no_agent(
+        emulator: Emulator, control: ControlClient, bot: Json, person: Json, foreign: Json, agents: Agents,
+        tmp_path: Path, signum: int, keep: bool) -> None:
+    pid_file = tmp_path / "state" / f"ngrok-{INSTANCE}.pid"
+    process = run_bot(tmp_path / "run", run_bot_env(agents, tmp_path, emulator, bot),
+                      *(["--keep-webhooks"] if keep else []))
+    try:
+        agent = wait_until_up(control, process, tmp_path / "run", pid_file)
+        hooks = ours(control)
+        chat = Chat(control, bot, person)
+        chat.say("echo up")
+        assert chat.reply() == "up"
+    finally:
+        process.send_signal(signum)
+        started = time.monotonic()
+        code = finish(process, 10)
+    err = (tmp_path / "run" / "stderr.txt").read_text()
+    assert code == 0 and time.monotonic() - started < 10, err
+    assert "Traceback" not in err and bot["token"] not in err and agents.token not in err
+    assert not alive(agent) and not pid_file.exists()
+    assert ours(control) == (hooks if keep else {})
+
+
+# -- 6. clear failures ----------------------------------------------------------------------------
+
+def download_reachable() -> bool:
+    try:
+        socket.create_connection(("bin.ngrok.com", 443), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+FAILURES = {  # case: what the one error line must say
+    "missing-agent": ["not installed", "cannot be downloaded", "BOT_NGROK_PATH", "--transport websocket"],
+    "no-authtoken": ["ERR_NGROK_4018", "NGROK_AUTHTOKEN", "--transport websocket"],
+    "invalid-authtoken": ["ERR_NGROK_105", "NGROK_AUTHTOKEN", "--transport websocket"],
+    "refused-authtoken": ["ERR_NGROK_105", "NGROK_AUTHTOKEN", "--transport websocket"],
+    "session-taken": ["ERR_NGROK_108", "pkill ngrok", "--transport websocket"],
+    "port-in-use": ["is in use", "--port"],
+}
+
+
+@pytest.mark.parametrize("case", list(FAILURES))
+def test_run_bot_explains_a_tunnel_that_cannot_start(
+        case: str, emulator: Emulator, control: ControlClient, bot: Json, agents: Agents, tmp_path: Path) -> None:
+    says = FAILURES[case]
+    hidden = [bot["token"], agents.token]
+    variables: dict[str, str] = {}
+    args: list[str] = []
+    held: Optional[socket.socket] = None
+    rival: Optional[subprocess.Popen] = None
+    if case == "missing-agent":
+        if download_reachable():
+            pytest.skip("ngrok's download server is reachable here; this case shows the offline failure")
+        variables["BOT_NGROK_PATH"] = str(tmp_path / "no-ngrok-here" / "ngrok")
+    elif case == "no-authtoken":
+        variables["NGROK_AUTHTOKEN"] = ""
+    elif case == "invalid-authtoken":
+        variables["NGROK_AUTHTOKEN"] = "invalid"
+        hidden.append("invalid")
+    elif case == "refused-authtoken":
+        variables["FAKE_NGROK_FAIL"] = "105"  # the agent echoes the token it refused, as the real one does
+    elif case == "session-taken":
+        rival = subprocess.Popen([FAKE_NGROK, "start", "--none", "--log", "stdout", "--authtoken", agents.token],
+                                 stdout=subprocess.PIPE, text=True, env={**os.environ, **agents.env()})
+        agents.extra_pids.append(rival.pid)
+        lines = rival.stdout
+        assert lines is not None
+        until(lambda: "client session established" in lines.readline(), "the rival agent's session")
+    elif case == "port-in-use":
+        held = socket.socket()
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        args = ["--port", str(held.getsockname()[1])]
+    try:
+        process = run_bot(tmp_path / "run", run_bot_env(agents, tmp_path, emulator, bot, **variables), *args)
+        started = time.monotonic()
+        code = finish(process, 30)
+        elapsed = time.monotonic() - started
+    finally:
+        if rival is not None:
+            rival.kill()
+            rival.wait(5)
+        if held is not None:
+            held.close()
+    out, err = ((tmp_path / "run" / name).read_text() for name in ("stdout.txt", "stderr.txt"))
+    assert code == 2, err
+    assert elapsed < 30 and "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and err.rstrip().endswith(errors[0]), err
+    for words in says:
+        assert words in errors[0], (words, errors[0])
+    # Everything else on stderr is a log line: nothing the agent wrote itself leaks through.
+    assert all(line == errors[0] or line[:8].replace(":", "").isdigit() for line in err.splitlines() if line), err
+    for secret in hidden:
+        assert secret not in out + err, secret
+    assert ours(control) == {}
+
+
+# -- 7. a fixed domain ----------------------------------------------------------------------------
+
+def test_a_fixed_domain_keeps_its_url_across_a_repair(
+        bots: Bots, control: ControlClient, bot: Json, person: Json, foreign: Json,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="bot")
+    runner = bots.start(ngrok_domain="my-bot.ngrok-free.app")
+    supervisor = runner.supervisor
+    assert supervisor is not None
+    url, hooks = runner.public_url, ours(control)
+    kill_agent(runner)
+    chat = Chat(control, bot, person)
+    chat.say("echo same place")
+    assert chat.reply() == "same place"
+    until(lambda: supervisor.repairs >= 1, "the repair")
+    assert runner.public_url == url
+    [line] = repaired_lines(caplog)
+    assert "same URL" in line
+    assert ours(control) == hooks  # nothing to change: same URL, same secret
+    settle(control, runner)
+    assert answers(control, bot, chat.room, "same place") == 1
+
+
+# -- 8. your own URL, no tunnel -------------------------------------------------------------------
+
+def test_your_own_url_is_probed_without_counting_as_a_message_and_webhooks_are_repaired(
+        emulator: Emulator, control: ControlClient, bot: Json, person: Json, foreign: Json,
+        tmp_path: Path) -> None:
+    runner = start_test_bot(emulator, bot["token"], health_interval=0.1, state_dir=tmp_path / "state",
+                            instance=INSTANCE)
+    try:
+        supervisor, receiver = runner.supervisor, runner.receiver
+        assert supervisor is not None and receiver is not None and runner.dispatcher is not None
+        assert isinstance(supervisor.tunnel, StaticUrl) and runner.server is not None
+        assert runner.public_url == runner.server.url
+        until(lambda: receiver.probes >= 3, "three probes")
+        assert [c["path"] for c in control.calls() if c["path"].startswith("/v1/messages")] == []
+        assert runner.dispatcher.handled == 0
+
+        reactivated_within(control, runner, ours(control)[f"Helper [{INSTANCE}] messages"])
+        until(lambda: supervisor.repairs == 1, "the repair counted")
+        chat = Chat(control, bot, person)
+        chat.say("echo still here")
+        assert chat.reply() == "still here"
+    finally:
+        runner.stop(timeout=2)
+
+
+# -- 9. the pure parts ----------------------------------------------------------------------------
+
+def agent_error(code: str, body: str) -> str:
+    """What the framework hands to explain_ngrok_failure: pyngrok's message and its error code."""
+    return f"The ngrok process errored on start: authentication failed: {body}\r\n\r\nERR_NGROK_{code}\r\n. " \
+           f"ERR_NGROK_{code}"
+
+
+@pytest.mark.parametrize("code, says, permanent", [
+    ("4018", ["ERR_NGROK_4018", "NGROK_AUTHTOKEN", "https://dashboard.ngrok.com", "--transport websocket"], True),
+    ("105", ["ERR_NGROK_105", "NGROK_AUTHTOKEN", "your-authtoken", "--transport websocket"], True),
+    ("107", ["ERR_NGROK_105", "NGROK_AUTHTOKEN"], True),
+    ("108", ["ERR_NGROK_108", "pkill ngrok", "--transport websocket"], False),
+])
+def test_explain_ngrok_failure_names_the_way_out(code: str, says: list[str], permanent: bool) -> None:
+    error = explain_ngrok_failure(agent_error(code, "Your authtoken: s3cret-authtoken-value\nmore"))
+    for words in says:
+        assert words in str(error)
+    assert error.permanent is permanent
+    assert "s3cret-authtoken-value" not in str(error) and "\n" not in str(error)
+
+
+def test_explain_ngrok_failure_of_anything_else_quotes_its_first_line() -> None:
+    error = explain_ngrok_failure("The ngrok process was unable to start.\nlogs follow")
+    assert str(error) == "ngrok did not start: The ngrok process was unable to start." and not error.permanent
+    assert str(explain_ngrok_failure("  \n")) == "ngrok did not start: no reason given"
+
+
+def a_supervisor(interval: float) -> Supervisor:
+    receiver = Receiver(lambda event: "accepted")
+    webhooks = Webhooks(WebexClient("unused-token", "http://127.0.0.1:9/v1/"), bot_name="Helper", instance="t",
+                        secret=receiver.secret)
+    return Supervisor(tunnel=StaticUrl("http://127.0.0.1:9"), port=9, receiver=receiver, webhooks=webhooks,
+                      interval=interval, catch_up=lambda: 0)
+
+
+def test_the_wait_backs_off_with_jitter_while_repairs_fail_and_is_capped() -> None:
+    supervisor = a_supervisor(1.0)
+    assert supervisor._next_wait() == 1.0
+    for failures in range(1, 12):
+        supervisor.failures = failures
+        waits = [supervisor._next_wait() for _ in range(200)]
+        base = min(2.0 ** failures, 60.0)
+        assert all(0.8 * base <= w <= 1.2 * base for w in waits), failures
+        assert len(set(waits)) > 1  # jitter, so 30 laptops do not retry in step
+    slow = a_supervisor(120.0)
+    slow.failures = 5
+    assert all(96.0 <= slow._next_wait() <= 144.0 for _ in range(100))  # never shorter than the interval
+
+
+def test_the_handled_record_survives_a_restart(tmp_path: Path) -> None:
+    record = HandledLog.for_instance(tmp_path / "state", "Y2lzY29zcGFyazovL3VzL1BFT1BMRS9ib3Q=", "my laptop/1")
+    assert record.path.parent == tmp_path / "state" and " " not in record.path.name and "/" not in record.path.name
+    assert record.mark is None and "m1" not in record
+    record.start_mark("2024-08-05T13:00:00.000Z")
+    record.start_mark("2024-08-05T14:00:00.000Z")  # only the very first start sets it
+    assert record.mark == "2024-08-05T13:00:00.000Z"
+    record.record("m1==", "2024-08-05T13:04:31.488Z")
+    record.record("m2", "2024-08-05T13:01:00.000Z")  # handled out of order: the mark stays
+    again = HandledLog(record.path)
+    assert again.mark == "2024-08-05T13:04:31.488Z"
+    assert "m1" in again and "m1==" in again and "m2" in again and "m3" not in again
+
+    bounded = HandledLog(tmp_path / "bounded.json", keep=3)
+    for n in range(5):
+        bounded.record(f"id{n}", f"2024-08-05T13:00:0{n}.000Z")
+    reloaded = HandledLog(tmp_path / "bounded.json", keep=3)
+    assert [f"id{n}" in reloaded for n in range(5)] == [False, False, True, True, True]
+
+
+def test_the_handled_record_stays_whole_under_many_threads_and_compactions(tmp_path: Path) -> None:
+    path = tmp_path / "handled.jsonl"
+    record = HandledLog(path, keep=50)  # 400 records: the file is compacted several times on the way
+    failures: list[str] = []
+    done = threading.Event()
+
+    def read_while_writing() -> None:
+        while not done.is_set():
+            try:
+                seen = HandledLog(path, keep=50)
+                assert seen.mark is None or seen.mark.startswith("2024-08-05T13:00:")
+            except (OSError, ValueError, AssertionError) as exc:
+                failures.append(repr(exc))
+
+    def write(worker: int) -> None:
+        for n in range(50):
+            record.record(f"w{worker}-{n}", f"2024-08-05T13:00:{n:02d}.000Z")
+
+    reader = threading.Thread(target=read_while_writing)
+    writers = [threading.Thread(target=write, args=(w,)) for w in range(8)]
+    reader.start()
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    done.set()
+    reader.join()
+    assert failures == []
+    assert all(json.loads(line) for line in path.read_text().splitlines())
+    assert len(path.read_text().splitlines()) <= 2 * 50 + 1
+    reloaded = HandledLog(path, keep=50)
+    assert reloaded.mark == record.mark == "2024-08-05T13:00:49.000Z"
+    ids = [f"w{w}-{n}" for w in range(8) for n in range(50)]
+    assert [i for i in ids if i in reloaded] == [i for i in ids if i in record]
+    assert sum(i in reloaded for i in ids) == 50
+    assert [p.name for p in tmp_path.iterdir()] == ["handled.jsonl"]  # no temporary file left behind
+
+
+def test_a_line_cut_short_by_a_crash_costs_nothing_more(tmp_path: Path) -> None:
+    path = tmp_path / "handled.jsonl"
+    path.write_text('{"created": "2024-08-05T13:00:00.000Z"}\n{"id": "m0", "created": "2024-08-05T13:00:01.000Z"}\n'
+                    '{"id": "m1", "crea')
+    record = HandledLog(path)
+    assert (record.mark, "m0" in record, "m1" in record) == ("2024-08-05T13:00:01.000Z", True, False)
+    record.record("m2", "2024-08-05T13:00:02.000Z")
+    again = HandledLog(path)
+    assert ("m0" in again, "m2" in again, again.mark) == (True, True, "2024-08-05T13:00:02.000Z")
+
+
+def test_catch_up_submits_only_what_came_since_the_mark_and_was_not_handled(
+        emulator: Emulator, control: ControlClient, bot: Json, person: Json, tmp_path: Path) -> None:
+    client = WebexClient(bot["token"], emulator.api_url)
+    record = HandledLog(tmp_path / "handled.json")
+    submitted: list[Event] = []
+
+    def submit(event: Event) -> str:
+        submitted.append(event)
+        return "accepted"
+
+    assert catch_up(client, record, submit) == 0  # no mark yet: nothing to catch up, nothing asked
+    assert control.calls() == []
+
+    record.start_mark(iso(datetime.now(timezone.utc)))
+    direct = control.direct_room(person, bot)
+    team = control.create_group("Team", person, [person, bot])
+    handled = control.post(person, "echo handled already", room=direct)
+    record.record(handled["id"], handled["created"])
+    control.post(bot, "the bot's own words", room=direct)
+    control.post(person, "echo not for the bot", room=team)
+    wanted = [control.post(person, "echo one", room=direct), control.post(person, "echo two", room=team,
+                                                                        mentions=(bot,))]
+    assert catch_up(client, record, submit) == 2
+    assert [e.id for e in submitted] == [m["id"] for m in wanted]
+    assert [(e.transport, e.room_type, e.person_email) for e in submitted] == \
+        [("catchup", "direct", "ada@example.com"), ("catchup", "group", "ada@example.com")]
+
+    assert catch_up(client, record, lambda event: "duplicate") == 0  # only what the dispatcher took counts
+
+    later = HandledLog(tmp_path / "later.json")
+    later.start_mark(iso(datetime.now(timezone.utc) + timedelta(minutes=10)))
+    assert catch_up(client, later, submit) == 0 and len(submitted) == 2
