@@ -137,14 +137,20 @@ class NgrokTunnel:
         if config_path:
             options["config_path"] = config_path
         # The monitor thread keeps reading the agent's log, so its pipe never fills up and stalls it.
-        self.config = PyngrokConfig(auth_token=authtoken, monitor_thread=True, startup_timeout=startup_timeout,
-                                    config_version="3", **options)
+        self.config = PyngrokConfig(monitor_thread=True, startup_timeout=startup_timeout, config_version="3",
+                                    **options)
+        # pyngrok would put the authtoken on the agent's command line, where `ps` shows it to every
+        # user of the machine; the agent reads it from its environment instead.
+        self.config.auth_token = None
+        self.authtoken = authtoken or os.environ.get("NGROK_AUTHTOKEN")
         self.domain = domain
         self.pid_file = state_dir / f"ngrok-{instance}.pid"
         self.public_url: Optional[str] = None
 
     def start(self, port: int) -> str:
         self._end_leftover_agent()
+        if self.authtoken:
+            os.environ["NGROK_AUTHTOKEN"] = self.authtoken
         outcome: list[object] = []
         worker = threading.Thread(target=lambda: outcome.append(self._connect(port)), daemon=True,
                                   name="ngrok-start")

@@ -249,6 +249,8 @@ def test_start_points_our_webhooks_at_the_tunnel_and_messages_come_through_it(
             (target, resource, "created", "active")
         assert hook["secret"] == runner.receiver.secret and len(hook["secret"]) >= 32
     assert int((tmp_path / "state" / f"ngrok-{INSTANCE}.pid").read_text()) == agent_pid(runner)
+    command_line = Path(f"/proc/{agent_pid(runner)}/cmdline").read_bytes()
+    assert agents.token.encode() not in command_line, "the authtoken must not show in the process list"
 
     chat = Chat(control, bot, person)
     question = chat.say("echo through the tunnel")
