@@ -38,6 +38,8 @@ def catch_up(client: WebexClient, handled: HandledLog, submit: Callable[[Event],
         return 0
     me = client.me()
     since = _parse(handled.mark) - WINDOW
+    if handled.floor is not None:
+        since = max(since, _parse(handled.floor))
     found: list[Any] = []
     rooms = client.call("list rooms", lambda: list(itertools.islice(
         client.api.rooms.list(sortBy="lastactivity", max=100), MAX_ROOMS)))

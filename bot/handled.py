@@ -29,6 +29,9 @@ class HandledLog:
         self._lines = 0
         self._cut = False  # the file ends in a line a crash cut short: the next line must not join it
         self.mark: Optional[str] = None
+        # When this record began: catch-up never looks earlier, so a new instance does not answer
+        # what another instance answered before it existed.
+        self.floor: Optional[str] = None
         self._load()
 
     @classmethod
@@ -53,6 +56,7 @@ class HandledLog:
             except ValueError:
                 continue  # a line cut short by a crash
             self._apply(entry.get("id"), entry.get("created"))
+            self.floor = self.floor or entry.get("floor")
         self._lines = len(lines)
 
     def _apply(self, message_id: Optional[str], created: Optional[str]) -> None:
@@ -76,7 +80,8 @@ class HandledLog:
         with self._lock:
             if self.mark is None:
                 self._apply(None, now)
-                self._append({"created": now})
+                self.floor = now
+                self._append({"created": now, "floor": now})
 
     def _append(self, entry: dict[str, str]) -> None:
         if self._lines >= 2 * self._keep:
@@ -89,7 +94,8 @@ class HandledLog:
 
     def _compact(self) -> None:
         """Rewrite the file with only what is kept, atomically."""
-        lines = [json.dumps({"created": self.mark})] + [json.dumps({"id": i}) for i in self._ids]
+        head = {"created": self.mark, **({"floor": self.floor} if self.floor else {})}
+        lines = [json.dumps(head)] + [json.dumps({"id": i}) for i in self._ids]
         handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".handled-")
         with os.fdopen(handle, "w") as out:
             out.write("\n".join(lines) + "\n")
