@@ -54,7 +54,11 @@ class Supervisor:
         """Start the tunnel and point our webhooks at it (raises TunnelError)."""
         self.public_url = self.tunnel.start(self.port)
         log.info("public URL: %s (%s)", self.public_url, self.tunnel.name)
-        self.webhooks.sync(self.target_url)
+        for change in self.webhooks.sync(self.target_url):
+            log.info("%s", change)
+        if not self.tunnel.restartable and not self.probe():
+            log.warning("%s does not reach the bot yet: check that your reverse proxy forwards it to port %d",
+                        self.public_url, self.port)
         return self.public_url
 
     def start(self) -> "Supervisor":
@@ -92,11 +96,18 @@ class Supervisor:
             problem = f"the {self.tunnel.name} agent is not running"
         elif not self.probe():
             problem = "the public URL does not reach the bot"
+        if problem and not self.tunnel.restartable:
+            self.failures += 1
+            log.warning("%s does not reach the bot (%d checks in a row): check your reverse proxy",
+                        self.public_url, self.failures)
+            return []
         try:
             if problem:
                 repairs = [self._restart_tunnel(problem)]
             else:
                 repairs = self.webhooks.sync(self.target_url)
+                if repairs:
+                    log.info("repaired: %s", "; ".join(repairs))
         except Exception as exc:  # TunnelError, or Webex failing while the webhooks are synced
             self.failures += 1
             log.warning("repair failed (%d in a row): %s", self.failures, exc)
@@ -123,9 +134,11 @@ class Supervisor:
         self.tunnel.stop()
         old = self.public_url
         self.public_url = self.tunnel.start(self.port)
-        self.webhooks.sync(self.target_url)
+        changes = self.webhooks.sync(self.target_url)
         moved = "same URL" if self.public_url == old else f"new URL {self.public_url}"
-        line = f"repaired: {problem}; tunnel restarted ({moved}), webhooks point at it"
+        line = f"repaired: {problem}; tunnel restarted ({moved})"
+        if changes:
+            line += "; " + "; ".join(changes)
         log.info("%s", line)
         return line
 

@@ -29,6 +29,7 @@ class TunnelError(Exception):
 
 class Tunnel(Protocol):
     name: str
+    restartable: bool  # whether restarting it can mend a public URL that does not answer
 
     def start(self, port: int) -> str:
         """Open the tunnel to ``127.0.0.1:port``; return its public URL."""
@@ -44,6 +45,7 @@ class StaticUrl:
     """A public URL served by your own reverse proxy (``--tunnel none --public-url``)."""
 
     name = "none"
+    restartable = False
 
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
@@ -124,6 +126,7 @@ class NgrokTunnel:
     """An ngrok agent driven by pyngrok, with a pid file so a crashed run's agent is ended next time."""
 
     name = "ngrok"
+    restartable = True
 
     def __init__(self, *, state_dir: Path, instance: str, ngrok_path: Optional[str] = None,
                  authtoken: Optional[str] = None, domain: Optional[str] = None,

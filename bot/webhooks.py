@@ -5,12 +5,10 @@ run and a production run of the same bot token each manage only their own pair.
 """
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from .webex import WebexClient
 
-log = logging.getLogger(__name__)
 RESOURCES = ("messages", "attachmentActions")
 
 
@@ -32,7 +30,7 @@ class Webhooks:
         """Make exactly our webhooks point at ``target_url`` with this run's secret, active.
 
         Reuses our webhooks from an earlier run (PUT keeps their ids), recreates missing ones and
-        removes duplicates. Returns one readable line per change.
+        removes duplicates. Returns one readable phrase per change, for the caller's log line.
         """
         changes: list[str] = []
         found: dict[str, Any] = {}
@@ -53,8 +51,6 @@ class Webhooks:
                                            status="active")
                 what = "re-activated" if hook.status != "active" else "updated"
                 changes.append(f"{what} webhook '{name}'")
-        for line in changes:
-            log.info("%s", line)
         return changes
 
     def delete_ours(self) -> int:

@@ -18,7 +18,7 @@ class BackgroundServer:
         self._server: Any = create_server(app, host=host, port=port, threads=threads,
                                           ident=name, **options)
         self.host = host
-        self.port: int = self._server.effective_port
+        self.port = int(self._server.effective_port)  # waitress gives it as a string
         self._thread: Optional[threading.Thread] = None
         self._name = name
 

@@ -298,8 +298,8 @@ def test_a_killed_agent_is_restarted_and_what_came_meanwhile_is_answered_once(
     assert answers(control, bot, chat.room, "before") == 1
     [line] = repaired_lines(caplog)
     # Whichever check saw it first: the agent's process, or the probe through the public URL.
-    assert line in {f"repaired: {problem}; tunnel restarted (new URL {new_url}), webhooks point at it"
-                    for problem in ("the ngrok agent is not running", "the public URL does not reach the bot")}
+    assert any(line.startswith(f"repaired: {problem}; tunnel restarted (new URL {new_url}); updated webhook")
+               for problem in ("the ngrok agent is not running", "the public URL does not reach the bot")), line
     assert any("catch-up: 1 message(s)" in r.getMessage() for r in caplog.records)
 
 
@@ -343,7 +343,7 @@ def test_a_deactivated_webhook_is_reactivated_and_what_came_meanwhile_is_answere
     settle(control, runner)
     assert answers(control, bot, chat.room, "while it was off") == 1
     assert deliveries_of(control, lost) == []  # answered by the catch-up, not by a late delivery
-    reactivated = [r for r in caplog.records if r.getMessage() == f"re-activated webhook '{messages['name']}'"]
+    reactivated = [r for r in caplog.records if r.getMessage() == f"repaired: re-activated webhook '{messages['name']}'"]
     assert len(reactivated) == 2  # one line per repair
 
 
@@ -672,6 +672,24 @@ def test_your_own_url_is_probed_without_counting_as_a_message_and_webhooks_are_r
         assert chat.reply() == "still here"
     finally:
         runner.stop(timeout=2)
+
+
+def test_your_own_url_that_does_not_reach_the_bot_is_reported_not_repaired(
+        emulator: Emulator, bot: Json, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="bot.supervisor")
+    runner = start_test_bot(emulator, bot["token"], public_url="http://127.0.0.1:9", health_interval=0.1,
+                            state_dir=tmp_path / "state", instance=INSTANCE)
+    try:
+        supervisor = runner.supervisor
+        assert supervisor is not None
+        until(lambda: supervisor.failures >= 2, "two failed checks")
+    finally:
+        runner.stop(timeout=2)
+    lines = [r.getMessage() for r in caplog.records]
+    assert any(line.startswith("http://127.0.0.1:9 does not reach the bot yet: check that your reverse proxy")
+               for line in lines)
+    assert any("does not reach the bot (2 checks in a row): check your reverse proxy" in line for line in lines)
+    assert not [line for line in lines if line.startswith("repaired:")]
 
 
 # -- 9. the pure parts ----------------------------------------------------------------------------
