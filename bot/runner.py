@@ -102,7 +102,12 @@ class BotRunner:
                 raise StartupError(str(exc)) from None
             log.warning("no tunnel (%s); using the device websocket instead", exc)
             self.supervisor = None
-            self._start_websocket()
+            self.server.stop(1.0)  # nothing will reach the receiver now
+            self.server = self.receiver = None
+            try:
+                self._start_websocket()
+            except StartupError as ws_exc:
+                raise StartupError(f"no tunnel ({exc}), and the websocket failed too: {ws_exc}") from None
             return
         self.catch_up()
         self.supervisor.start()

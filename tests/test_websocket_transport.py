@@ -469,11 +469,12 @@ def fake_ngrok(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Json
 
 
 def agents(token: str) -> list[int]:
-    """The pids of live fake agents started with ``token``."""
+    """The pids of live fake agents started with ``token`` (it reaches them in their environment)."""
     found = []
     for proc in Path("/proc").iterdir():
         try:
-            if proc.name.isdigit() and token.encode() in (proc / "cmdline").read_bytes():
+            if (proc.name.isdigit() and b"fake_ngrok" in (proc / "cmdline").read_bytes()
+                    and f"NGROK_AUTHTOKEN={token}".encode() in (proc / "environ").read_bytes().split(b"\0")):
                 found.append(int(proc.name))
         except OSError:
             continue
