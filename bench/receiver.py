@@ -5,257 +5,35 @@ Run on demand, never by pytest::
     python bench/receiver.py                 # about a minute
     python bench/receiver.py --duration 5 --concurrency 16 --rounds 3
 
-It measures, in one run so that the ratios compare like with like:
-
-1. acknowledgement throughput and latency of signed deliveries: the real ``Receiver`` whose ``submit``
-   is a real ``Dispatcher.submit`` (dedupe and queueing included), against a bare Flask app with one
-   route, both on ``BackgroundServer`` (waitress, 8 threads), driven by the same closed-loop client;
-2. the p99 acknowledgement latency at a fixed 200 deliveries/s, from an open-loop paced sender that
-   measures from each request's scheduled send time (no coordinated omission);
-3. end-to-end ``echo`` commands per second: a person posts through the emulator's control API, the
-   emulator delivers signed webhooks, the bot (``start_test_bot``) fetches and replies;
-4. Webex API calls the bot makes per plain text command, by method and path template.
-
-Results go to stdout and to the ``receiver`` section of bench/RESULTS.md (between
-``<!-- receiver:start -->`` and ``<!-- receiver:end -->``; the rest of the file is left alone).
-
-The load client runs in a child process by default (``--client process``): in the server's process
-its threads would take the same GIL as waitress and the app, and hide part of the app's cost.
+In one run, so that the ratios compare like with like: (1) acknowledgement throughput and latency of
+signed deliveries, our ``Receiver`` + ``Dispatcher.submit`` against a bare one-route Flask app on the
+same server, closed loop; (2) the acknowledgement p99 at a fixed rate, open loop (no coordinated
+omission); (3) end-to-end ``echo`` commands per second through the emulator and the real bot;
+(4) Webex API calls per plain command. bench/README.md says how each row is made; the load client
+(bench/loadclient.py) runs in a child process by default, so that it does not take the server's GIL.
+Results go to stdout and to the ``receiver`` section of bench/RESULTS.md.
 """
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
-import hmac
-import http.client
-import json
 import math
 import os
-import platform
-import shlex
-import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-RESULTS = HERE / "RESULTS.md"
-START, END = "<!-- receiver:start -->", "<!-- receiver:end -->"
-CLIENT_FLAG = "--_load-client"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules, also when imported
+from common import (LogCounter, Row, arg_list, calls_per_command, epoch, listed, load_average,  # noqa: E402
+                    markdown_table, ms, now, percentile, previous_results, run_lines, text_table, verdict,
+                    write_results)
+from loadclient import app_cost, envelope, merge_paced, run_client  # noqa: E402
 
-# -- the load client (standard library only: it starts quickly in its own process) --------------
-
-
-def _iso_now() -> str:
-    moment = datetime.now(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def _message_id() -> str:
-    """A fresh, well-formed Webex message id that no message has (so every delivery is new)."""
-    uri = f"ciscospark://us/MESSAGE/{uuid.uuid4()}"
-    return base64.b64encode(uri.encode()).decode().rstrip("=")
-
-
-class Deliveries:
-    """Signed webhook deliveries as the emulator (and Webex) send them, each with a new message id."""
-
-    def __init__(self, target: dict[str, Any]) -> None:
-        self.host, self.port, self.path = target["host"], target["port"], target["path"]
-        self.secret = target["secret"].encode()
-        self.envelope = target["envelope"]
-
-    def next(self) -> tuple[bytes, dict[str, str]]:
-        envelope = dict(self.envelope)
-        envelope["data"] = {**self.envelope["data"], "id": _message_id(), "created": _iso_now()}
-        body = json.dumps(envelope).encode()
-        headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "Webex-Emulator-Webhook",
-                   "X-Spark-Signature": hmac.new(self.secret, body, hashlib.sha1).hexdigest()}
-        return body, headers
-
-    def connect(self) -> http.client.HTTPConnection:
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=15)
-        conn.connect()
-        return conn
-
-
-def _send(conn: Optional[http.client.HTTPConnection], deliveries: Deliveries, body: bytes,
-          headers: dict[str, str]) -> tuple[Optional[http.client.HTTPConnection], Optional[int]]:
-    """POST one delivery on a keep-alive connection; (connection, status), status None on error."""
-    try:
-        if conn is None:
-            conn = deliveries.connect()
-        conn.request("POST", deliveries.path, body, headers)
-        response = conn.getresponse()
-        response.read()
-        if response.will_close:
-            conn.close()
-            conn = None
-        return conn, response.status
-    except (OSError, http.client.HTTPException):
-        if conn is not None:
-            conn.close()
-        return None, None
-
-
-def closed_loop(spec: dict[str, Any]) -> dict[str, Any]:
-    """``concurrency`` threads each send back to back for ``warmup`` + ``duration`` seconds."""
-    deliveries = Deliveries(spec["target"])
-    threads = int(spec["concurrency"])
-    conns = [deliveries.connect() for _ in range(threads)]
-    latencies: list[list[float]] = [[] for _ in range(threads)]
-    statuses: list[Counter[str]] = [Counter() for _ in range(threads)]
-    answered = [0] * threads
-    start = time.perf_counter() + 0.05
-    warm_end = start + float(spec["warmup"])
-    end = warm_end + float(spec["duration"])
-
-    def run(k: int) -> None:
-        conn: Optional[http.client.HTTPConnection] = conns[k]
-        mine, seen = latencies[k], statuses[k]
-        while time.perf_counter() < start:
-            time.sleep(0.001)
-        while True:
-            body, headers = deliveries.next()
-            sent = time.perf_counter()
-            if sent >= end:
-                break
-            conn, status = _send(conn, deliveries, body, headers)
-            done = time.perf_counter()
-            answered[k] += 1
-            if sent >= warm_end and done <= end:
-                seen[str(status) if status else "error"] += 1
-                if status is not None:
-                    mine.append(done - sent)
-        if conn is not None:
-            conn.close()
-
-    workers = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    total: Counter[str] = Counter()
-    for seen in statuses:
-        total.update(seen)
-    return {"latencies": [x for mine in latencies for x in mine], "statuses": dict(total),
-            "seconds": float(spec["duration"]), "answered": sum(answered)}
-
-
-def paced(spec: dict[str, Any]) -> dict[str, Any]:
-    """Open loop: request i is due at t0 + i/rate, thread i % threads sends it; latency counts from
-    the due time, so a stalled server is charged for the requests it made the sender hold back."""
-    deliveries = Deliveries(spec["target"])
-    rate, seconds, threads = float(spec["rate"]), float(spec["seconds"]), int(spec["threads"])
-    total = int(rate * seconds)
-    conns = [deliveries.connect() for _ in range(threads)]
-    from_due: list[list[float]] = [[] for _ in range(threads)]
-    service: list[list[float]] = [[] for _ in range(threads)]
-    late: list[int] = [0] * threads
-    statuses: list[Counter[str]] = [Counter() for _ in range(threads)]
-    last_done: list[float] = [0.0] * threads
-    t0 = time.perf_counter() + 0.1
-
-    def run(k: int) -> None:
-        conn: Optional[http.client.HTTPConnection] = conns[k]
-        for i in range(k, total, threads):
-            due = t0 + i / rate
-            body, headers = deliveries.next()
-            wait = due - time.perf_counter()
-            if wait > 0:
-                time.sleep(wait)
-            sent = time.perf_counter()
-            if sent - due > 0.001:
-                late[k] += 1
-            conn, status = _send(conn, deliveries, body, headers)
-            done = time.perf_counter()
-            statuses[k][str(status) if status else "error"] += 1
-            if status is not None:
-                from_due[k].append(done - due)
-                service[k].append(done - sent)
-            last_done[k] = done
-        if conn is not None:
-            conn.close()
-
-    workers = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    counts: Counter[str] = Counter()
-    for seen in statuses:
-        counts.update(seen)
-    elapsed = max(last_done) - t0
-    return {"latencies": [x for mine in from_due for x in mine],
-            "service": [x for mine in service for x in mine], "statuses": dict(counts),
-            "sent": total, "elapsed": elapsed, "late_sends": sum(late)}
-
-
-def client_main() -> int:
-    spec = json.loads(sys.stdin.read())
-    result = closed_loop(spec) if spec["mode"] == "closed" else paced(spec)
-    json.dump(result, sys.stdout)
-    return 0
-
-
-def run_client(spec: dict[str, Any], where: str) -> dict[str, Any]:
-    """Run one load spec in a child process (``process``) or in threads of this process (``thread``)."""
-    if where == "thread":
-        return closed_loop(spec) if spec["mode"] == "closed" else paced(spec)
-    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), CLIENT_FLAG], input=json.dumps(spec),
-                          capture_output=True, text=True, timeout=300)
-    if done.returncode != 0:
-        raise RuntimeError(f"the load client failed: {done.stderr.strip()[-2000:]}")
-    return json.loads(done.stdout)
-
-
-# -- statistics ---------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile (``values`` need not be sorted); NaN when empty."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
-
-
-def ms(seconds: float) -> str:
-    return "n/a" if math.isnan(seconds) else f"{seconds * 1000:.2f}"
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
+NAME = "receiver"
 
 # -- the servers under test ---------------------------------------------------------------------
-
-
-class LogCounter:
-    """Counts the bot's WARNING+ log records (the 404s of fabricated ids land here) without printing."""
-
-    def __init__(self) -> None:
-        import logging
-
-        class Handler(logging.Handler):
-            def __init__(self, counts: Counter[str]) -> None:
-                super().__init__(logging.WARNING)
-                self.counts = counts
-
-            def emit(self, record: logging.LogRecord) -> None:
-                self.counts[f"{record.name} {record.levelname}: {str(record.msg)[:60]}"] += 1
-
-        self.counts: Counter[str] = Counter()
-        root = logging.getLogger()
-        root.handlers[:] = [Handler(self.counts)]
-        root.setLevel(logging.WARNING)
 
 
 def bare_app(path: str) -> Any:
@@ -276,16 +54,6 @@ def serve(app: Any, name: str, max_body: int) -> Any:
 
     return BackgroundServer(app, "127.0.0.1", 0, threads=8, name=name, clear_untrusted_proxy_headers=True,
                             max_request_body_size=max_body * 2).start()
-
-
-def envelope(bot: dict[str, Any], person: dict[str, Any], room: dict[str, Any], url: str) -> dict[str, Any]:
-    """A webhook envelope shaped like the emulator's (and Webex's) for a direct message."""
-    return {"id": "Y2lzY29zcGFyazovL3VzL1dFQkhPT0svYmVuY2g", "name": "bench", "targetUrl": url,
-            "resource": "messages", "event": "created", "orgId": "Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9iZW5jaA",
-            "createdBy": bot["id"], "appId": "Y2lzY29zcGFyazovL3VzL0FQUExJQ0FUSU9OL2JlbmNo", "ownedBy": "creator",
-            "status": "active", "created": _iso_now(), "actorId": person["id"],
-            "data": {"id": "", "roomId": room["id"], "roomType": "direct", "personId": person["id"],
-                     "personEmail": person["emails"][0], "created": ""}}
 
 
 class AckBot:
@@ -345,41 +113,6 @@ def summarize(result: dict[str, Any]) -> dict[str, Any]:
     lat = result["latencies"]
     return {"count": len(lat), "rps": len(lat) / result["seconds"], "p50": percentile(lat, 50),
             "p99": percentile(lat, 99), "statuses": result["statuses"]}
-
-
-def app_cost(app: Any, target: dict[str, Any], count: int) -> float:
-    """CPU seconds per request of the WSGI app alone (no server, no sockets), on this thread."""
-    from werkzeug.test import EnvironBuilder
-
-    deliveries = Deliveries(target)
-    environs = []
-    for _ in range(count):
-        body, headers = deliveries.next()
-        builder = EnvironBuilder(path=target["path"], method="POST", data=body, headers=list(headers.items()))
-        environs.append(builder.get_environ())
-    statuses: Counter[str] = Counter()
-
-    def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
-        statuses[status[:3]] += 1
-
-    started = time.thread_time()
-    for environ in environs:
-        for _chunk in app(environ, start_response):
-            pass
-    spent = time.thread_time() - started
-    if set(statuses) != {"200"}:
-        raise RuntimeError(f"the app answered {dict(statuses)} to well-formed deliveries")
-    return spent / count
-
-
-def merge_paced(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """One paced result from several pieces: latencies pooled, elapsed times and counts added."""
-    statuses: Counter[str] = Counter()
-    for run in runs:
-        statuses.update(run["statuses"])
-    return {"latencies": [x for r in runs for x in r["latencies"]], "service": [x for r in runs for x in r["service"]],
-            "statuses": dict(statuses), "sent": sum(r["sent"] for r in runs),
-            "elapsed": sum(r["elapsed"] for r in runs), "late_sends": sum(r["late_sends"] for r in runs)}
 
 
 def ack_benchmarks(args: argparse.Namespace, logs: LogCounter) -> dict[str, Any]:
@@ -447,10 +180,6 @@ def ack_benchmarks(args: argparse.Namespace, logs: LogCounter) -> dict[str, Any]
     return out
 
 
-def _epoch(created: str) -> float:
-    return datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()
-
-
 def e2e_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
     """Parts 3 and 4: echo commands through the emulator to the real bot and back."""
     from bot.emulator import ControlClient, Emulator
@@ -505,8 +234,8 @@ def e2e_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
             for reply in replies:
                 text = (reply.get("markdown") or reply.get("text") or "").strip()
                 if text.isdigit() and int(text) in posted:
-                    latencies.append(_epoch(reply["created"]) - _epoch(posted[int(text)]))
-            last = max((_epoch(r["created"]) for r in replies), default=seen_at)
+                    latencies.append(epoch(reply["created"]) - epoch(posted[int(text)]))
+            last = max((epoch(r["created"]) for r in replies), default=seen_at)
             deliveries = [d for d in control.deliveries() if d["body"]["data"].get("personId") == person["id"]]
             out["e2e"] = {
                 "commands": n, "threads": threads, "post_errors": errors[:3], "post_error_count": len(errors),
@@ -519,37 +248,18 @@ def e2e_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
             out["e2e"]["rate"] = out["e2e"]["answered"] / out["e2e"]["elapsed"] if out["e2e"]["elapsed"] > 0 else 0.0
 
             # Part 4: the bot's own API calls for K plain echo commands, counted by the emulator.
-            control.wait_deliveries_idle(10)
-            time.sleep(0.3)
-            control.clear_calls()
-            k = args.call_commands
-            start = len(control.messages(room=room, author=bot))
-            for i in range(k):
-                control.post(person, f"echo call count {i}", room=room)
-            control.wait_for_messages(bot, k, room=room, timeout=args.e2e_timeout, after=start)
-            control.wait_deliveries_idle(10)
-            time.sleep(0.5)
-            calls = control.calls(bot)
-            out["calls"] = {"commands": k, "total": len(calls),
-                            "by_route": dict(Counter(f"{c['method']} {template(c['path'])}" for c in calls)),
-                            "statuses": dict(Counter(str(c["status"]) for c in calls))}
+            out["calls"] = calls_per_command(control, bot, person, room, args.call_commands, args.e2e_timeout)
         finally:
             runner.stop(timeout=4)
     return out
 
 
-def template(path: str) -> str:
-    """``/v1/messages/Y2lz...`` -> ``/v1/messages/{id}``: ids are the long segments after the resource."""
-    parts = path.split("/")
-    return "/".join("{id}" if i >= 3 and len(p) >= 20 else p for i, p in enumerate(parts))
-
-
 # -- report -------------------------------------------------------------------------------------
 
 
-def report(args: argparse.Namespace, ack: dict[str, Any], e2e: dict[str, Any], started: str,
-           load: tuple[str, str], took: float) -> tuple[str, str]:
-    """(stdout table, RESULTS.md section)."""
+def report(args: argparse.Namespace, ack: dict[str, Any], e2e: dict[str, Any], header: str,
+           table: Any) -> tuple[list[Row], str]:
+    """(rows, RESULTS.md section); ``table(rows)`` is the section's markdown table."""
     bare, ours, busy = ack["bare"], ack["ours"], ack["busy"]
     ratio = ours["rps"] / bare["rps"] if bare["rps"] else math.nan
     busy_ratio = busy["rps"] / bare["rps"] if bare["rps"] else math.nan
@@ -562,7 +272,7 @@ def report(args: argparse.Namespace, ack: dict[str, Any], e2e: dict[str, Any], s
     background = {route: n for route, n in c["by_route"].items() if route not in command_routes}
     per_command = for_commands / c["commands"] if c["commands"] else math.nan
     calls_ok = all(c["by_route"].get(route) == c["commands"] for route in command_routes)
-    rows = [
+    rows: list[Row] = [
         ("0", "CPU of this process with no traffic (cores)", f"{ack['idle_cpu']:.2f}", "< 0.05",
          verdict(ack["idle_cpu"] < 0.05)),
         ("1", "ack throughput, bare Flask (req/s)", f"{bare['rps']:.0f}", "", ""),
@@ -592,41 +302,19 @@ def report(args: argparse.Namespace, ack: dict[str, Any], e2e: dict[str, Any], s
             f" (+{sum(background.values())} other in the window)" if background else ""), "exactly 2",
          verdict(calls_ok)),
     ]
-    width = [max(len(str(r[i])) for r in rows + [("#", "measurement", "result", "target", "verdict")])
-             for i in range(5)]
-    header = ("#", "measurement", "result", "target", "verdict")
-    table = "\n".join("  ".join(str(v).ljust(width[i]) for i, v in enumerate(r)) for r in [header] + rows)
-
-    command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
-    md_rows = "\n".join("| " + " | ".join(r) + " |" for r in rows)
-
-    def listed(counts: dict[str, int]) -> str:
-        return "\n".join(f"  - {n} x `{what}`" for what, n in sorted(counts.items())) or "  - none"
-
-    def joined(values: list[float], form: str = ".0f") -> str:
-        return ", ".join(format(v, form) for v in values)
-
-    machine = (f"Python {platform.python_version()} ({platform.python_implementation()}), {os.cpu_count()} CPUs, "
-               f"{platform.system()} {platform.machine()}")
     client = "a child process" if args.client == "process" else "threads of the server process"
     round_ratios = [o / b for o, b in zip(ours["per_round_rps"], bare["per_round_rps"]) if b]
     service = f"{ms(percentile(paced_run['service'], 50))}/{ms(percentile(paced_run['service'], 99))}"
     busy_rate = len(busy_paced["latencies"]) / busy_paced["elapsed"]
-    section = f"""{START}
-## Receiver and end-to-end (`bench/receiver.py`)
+    text = f"""## Receiver and end-to-end (`bench/receiver.py`)
 
-- Command: `{command}`
-- Date: {started}; took {took:.0f} s
-- {machine}
-- Load average (1/5/15 min) at start: {load[0]}; at end: {load[1]} (a shared machine: expect spread)
+{header}
 - Options: closed loop {args.rounds} rounds of each, {args.duration} s after {args.warmup} s warm-up,
   concurrency {args.concurrency}; paced {args.rate:.0f}/s for {args.paced_seconds} s in {args.paced_chunks} pieces
   on {args.paced_threads} threads; {args.commands} end-to-end commands from {args.post_threads} threads;
   {args.call_commands} commands counted for API calls; load client in {client}
 
-| # | measurement | result | target | verdict |
-|---|---|---|---|---|
-{md_rows}
+{table(rows)}
 
 How each number is made:
 
@@ -637,8 +325,8 @@ How each number is made:
    *Ours* is the real `Receiver` whose `submit` is a real `Dispatcher.submit` (dedupe + queue, queue
    size {args.queue_size}, 4 workers started); *bare* is a Flask app with one route returning `"ok", 200`.
    Both on `BackgroundServer` (waitress, 8 threads, the options `BotRunner` uses). Bare and ours
-   alternate round by round; per-round req/s: bare {joined(bare['per_round_rps'])}; ours
-   {joined(ours['per_round_rps'])}; ratios {joined(round_ratios, '.2f')}. Statuses: bare {bare['statuses']},
+   alternate round by round; per-round req/s: bare {arg_list(bare['per_round_rps'])}; ours
+   {arg_list(ours['per_round_rps'])}; ratios {arg_list(round_ratios, '.2f')}. Statuses: bare {bare['statuses']},
    ours {ours['statuses']}. The CPU row is the CPU time (user + system) of the server's process during
    the rounds over the deliveries answered (warm-up included): the whole cost of an acknowledgement
    with waitress, less sensitive to the machine's load than req/s.
@@ -674,21 +362,8 @@ Log records of WARNING and above (counted, not printed during the run); rows 1-2
 {listed(ack['logs'])}
 rows 3-4:
 {listed(e2e['logs'])}
-{END}"""
-    return table, section
-
-
-def write_results(section: str, path: Path = RESULTS) -> None:
-    """Replace our section of RESULTS.md (or append it); leave every other section as it is."""
-    fresh = "# Benchmark results\n\nEach benchmark rewrites only its own section (see README.md).\n"
-    text = path.read_text() if path.exists() else fresh
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        _old, tail = rest.split(END, 1)
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+"""
+    return rows, text
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
@@ -718,26 +393,21 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
     logs = LogCounter()
-    started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    load_start = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    clock = time.monotonic()
+    started, load_start, clock = now(), load_average(), time.monotonic()
     ack = ack_benchmarks(args, logs)
     logs.counts.clear()
     e2e = e2e_benchmarks(args)
     e2e["logs"] = dict(logs.counts)
-    load_end = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    table, section = report(args, ack, e2e, started, (load_start, load_end), time.monotonic() - clock)
-    print(table)
+    header = run_lines(started, time.monotonic() - clock, (load_start, load_average()))
+    previous_date, previous = previous_results(NAME)
+    rows, section = report(args, ack, e2e, header, lambda r: markdown_table(r, previous, previous_date))
+    print(text_table(rows, previous))
     if not args.no_write:
-        write_results(section)
-        print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+        write_results(NAME, section)
+        print("\nwritten to bench/RESULTS.md")
     return 0
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == [CLIENT_FLAG]:
-        raise SystemExit(client_main())
     raise SystemExit(main())

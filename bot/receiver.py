@@ -13,7 +13,7 @@ import secrets
 from datetime import datetime, timezone
 from typing import Callable, Optional
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from .events import BadEvent, Event
@@ -105,6 +105,5 @@ class Receiver:
 
 
 def _answer(status: int, outcome: str) -> Response:
-    response = jsonify({"status": outcome})
-    response.status_code = status
-    return response
+    """A small JSON answer; built by hand, as jsonify costs several times the signature check."""
+    return Response(json.dumps({"status": outcome}), status=status, mimetype="application/json")

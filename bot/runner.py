@@ -109,8 +109,7 @@ class BotRunner:
             except StartupError as ws_exc:
                 raise StartupError(f"no tunnel ({exc}), and the websocket failed too: {ws_exc}") from None
             return
-        self.catch_up()
-        self.supervisor.start()
+        self.supervisor.start(catch_up_first=True)
 
     def _start_websocket(self) -> None:
         assert self.dispatcher is not None
@@ -124,7 +123,14 @@ class BotRunner:
             self.websocket.start()
         except TransportError as exc:
             raise StartupError(str(exc)) from None
-        self.catch_up()
+        threading.Thread(target=self._catch_up_logged, name="catch-up", daemon=True).start()
+
+    def _catch_up_logged(self) -> None:
+        """Catch up without holding up the start (each Webex call is a round trip)."""
+        try:
+            self.catch_up()
+        except Exception as exc:  # a sequence gap or the next start catches up again
+            log.warning("catch-up failed: %s", exc)
 
     def _fall_back(self, reason: str) -> None:
         """The tunnel keeps failing: move to the websocket, then retire the webhooks and the tunnel."""

@@ -61,7 +61,10 @@ class Supervisor:
                         self.public_url, self.port)
         return self.public_url
 
-    def start(self) -> "Supervisor":
+    def start(self, catch_up_first: bool = False) -> "Supervisor":
+        """Check every interval from now on; ``catch_up_first`` catches up at once, off the caller's
+        thread, so the bot's start does not wait for it."""
+        self._missed = catch_up_first
         self._thread = threading.Thread(target=self._loop, name="supervisor", daemon=True)
         self._thread.start()
         return self
@@ -74,6 +77,8 @@ class Supervisor:
             self.tunnel.stop()
 
     def _loop(self) -> None:
+        if self._missed:
+            self._catch_up()
         while not self._stop.wait(self._next_wait()):
             try:
                 self.check()

@@ -5,7 +5,8 @@ run and a production run of the same bot token each manage only their own pair.
 """
 from __future__ import annotations
 
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Optional
 
 from .webex import WebexClient
 
@@ -40,18 +41,23 @@ class Webhooks:
                 changes.append(f"removed a duplicate webhook '{hook.name}'")
             else:
                 found[hook.name] = hook
-        for name, resource in self.names.items():
-            hook = found.get(name)
-            if hook is None:
-                self.client.create_webhook(name=name, targetUrl=target_url, resource=resource, event="created",
-                                           secret=self.secret)
-                changes.append(f"created webhook '{name}'")
-            elif hook.targetUrl != target_url or hook.status != "active" or hook.secret != self.secret:
-                self.client.update_webhook(hook.id, name=name, targetUrl=target_url, secret=self.secret,
-                                           status="active")
-                what = "re-activated" if hook.status != "active" else "updated"
-                changes.append(f"{what} webhook '{name}'")
-        return changes
+        # The two webhooks are independent: made in parallel, start-up waits for one round trip, not two.
+        with ThreadPoolExecutor(max_workers=len(self.names)) as pool:
+            outcomes = list(pool.map(lambda item: self._ensure(found.get(item[0]), *item, target_url),
+                                     self.names.items()))
+        return changes + [change for change in outcomes if change]
+
+    def _ensure(self, hook: Any, name: str, resource: str, target_url: str) -> Optional[str]:
+        """Create or mend one of our webhooks; the change made, if any."""
+        if hook is None:
+            self.client.create_webhook(name=name, targetUrl=target_url, resource=resource, event="created",
+                                       secret=self.secret)
+            return f"created webhook '{name}'"
+        if hook.targetUrl != target_url or hook.status != "active" or hook.secret != self.secret:
+            self.client.update_webhook(hook.id, name=name, targetUrl=target_url, secret=self.secret,
+                                       status="active")
+            return f"{'re-activated' if hook.status != 'active' else 'updated'} webhook '{name}'"
+        return None
 
     def delete_ours(self) -> int:
         """Remove our webhooks (clean shutdown); returns how many went."""
