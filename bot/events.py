@@ -6,7 +6,7 @@ dispatcher, its dedupe and the handlers never know which way a message came.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 MESSAGE = "message"
 CARD_ACTION = "card_action"
@@ -33,10 +33,10 @@ class Event:
         return self.id.rstrip("=")
 
     @classmethod
-    def from_webhook(cls, envelope: Mapping[str, Any]) -> "Event":
+    def from_webhook(cls, envelope: dict[str, Any]) -> "Event":
         """The event in a webhook envelope; BadEvent when it is malformed or of a kind we ignore."""
         data = envelope.get("data")
-        if not isinstance(data, Mapping) or not isinstance(data.get("id"), str) or not data["id"]:
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
             raise BadEvent("the envelope has no data.id")
         resource = envelope.get("resource")
         if resource == "messages":
