@@ -20,7 +20,7 @@ from collections import Counter
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -180,6 +180,26 @@ class LogCounter:
         root = logging.getLogger()
         root.handlers[:] = [Handler(level)]
         root.setLevel(level)
+
+
+class Run:
+    """One benchmark run: when it began, the load then, and the warnings logged meanwhile; ``publish``
+    prints the table and rewrites the benchmark's own section of RESULTS.md."""
+
+    def __init__(self) -> None:
+        self.logs = LogCounter()
+        self.started, self.load_start, self.clock = now(), load_average(), time.monotonic()
+
+    def publish(self, name: str, write: bool,
+                report: Callable[[str, Callable[[list[Row]], str]], tuple[list[Row], str]]) -> int:
+        header = run_lines(self.started, time.monotonic() - self.clock, (self.load_start, load_average()))
+        previous_date, previous = previous_results(name)
+        rows, section = report(header, lambda r: markdown_table(r, previous, previous_date))
+        print(text_table(rows, previous))
+        if write:
+            write_results(name, section)
+            print("\nwritten to bench/RESULTS.md")
+        return 0
 
 
 def listed(counts: dict[str, int]) -> str:

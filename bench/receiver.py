@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules, also when imported
-from common import (LogCounter, Row, arg_list, calls_per_command, epoch, listed, load_average,  # noqa: E402
-                    markdown_table, ms, now, percentile, previous_results, run_lines, text_table, verdict,
-                    write_results)
+from common import (LogCounter, Row, Run, arg_list, calls_per_command, epoch, listed, ms,  # noqa: E402
+                    percentile, verdict)
 from loadclient import app_cost, envelope, merge_paced, run_client  # noqa: E402
 
 NAME = "receiver"
@@ -393,20 +392,12 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
-    logs = LogCounter()
-    started, load_start, clock = now(), load_average(), time.monotonic()
-    ack = ack_benchmarks(args, logs)
-    logs.counts.clear()
+    run = Run()
+    ack = ack_benchmarks(args, run.logs)
+    run.logs.counts.clear()
     e2e = e2e_benchmarks(args)
-    e2e["logs"] = dict(logs.counts)
-    header = run_lines(started, time.monotonic() - clock, (load_start, load_average()))
-    previous_date, previous = previous_results(NAME)
-    rows, section = report(args, ack, e2e, header, lambda r: markdown_table(r, previous, previous_date))
-    print(text_table(rows, previous))
-    if not args.no_write:
-        write_results(NAME, section)
-        print("\nwritten to bench/RESULTS.md")
-    return 0
+    e2e["logs"] = dict(run.logs.counts)
+    return run.publish(NAME, not args.no_write, lambda header, table: report(args, ack, e2e, header, table))
 
 
 if __name__ == "__main__":

@@ -40,8 +40,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules
-from common import (ROOT, LogCounter, Row, by_route, emulator, listed, load_average, markdown_table,  # noqa: E402
-                    median, now, previous_results, run_lines, text_table, verdict, write_results)
+from common import (ROOT, Row, Run, by_route, emulator, listed, median, verdict)  # noqa: E402
 
 NAME = "tunnel"
 FAKE_NGROK = str(ROOT / "tests" / "fake_ngrok" / "ngrok")
@@ -363,22 +362,14 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
-    logs = LogCounter()
-    started, load_start, clock = now(), load_average(), time.monotonic()
+    run = Run()
     folder = Path(tempfile.mkdtemp(prefix="bench-tunnel-"))
     try:
         out = measure(args, folder)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    out["logs"] = listed(dict(logs.counts))
-    header = run_lines(started, time.monotonic() - clock, (load_start, load_average()))
-    previous_date, previous = previous_results(NAME)
-    rows, section = report(args, out, header, lambda r: markdown_table(r, previous, previous_date))
-    print(text_table(rows, previous))
-    if not args.no_write:
-        write_results(NAME, section)
-        print("\nwritten to bench/RESULTS.md")
-    return 0
+    out["logs"] = listed(dict(run.logs.counts))
+    return run.publish(NAME, not args.no_write, lambda header, table: report(args, out, header, table))
 
 
 if __name__ == "__main__":

@@ -25,9 +25,8 @@ from typing import Any, Callable, Optional
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules
-from common import (LogCounter, Row, calls_per_command, emulator, epoch, listed,  # noqa: E402
-                    load_average, markdown_table, median, ms, now, percentile, previous_results, run_lines,
-                    spread, text_table, verdict, write_results)
+from common import (Row, Run, calls_per_command, emulator, epoch, listed, median, ms, percentile,  # noqa: E402
+                    spread, verdict)
 
 NAME = "websocket"
 TRANSPORTS = ("webhook", "websocket")
@@ -227,18 +226,10 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
-    logs = LogCounter()
-    started, load_start, clock = now(), load_average(), time.monotonic()
+    run = Run()
     out = measure(args)
-    out["logs"] = listed(dict(logs.counts))
-    header = run_lines(started, time.monotonic() - clock, (load_start, load_average()))
-    previous_date, previous = previous_results(NAME)
-    rows, section = report(args, out, header, lambda r: markdown_table(r, previous, previous_date))
-    print(text_table(rows, previous))
-    if not args.no_write:
-        write_results(NAME, section)
-        print("\nwritten to bench/RESULTS.md")
-    return 0
+    out["logs"] = listed(dict(run.logs.counts))
+    return run.publish(NAME, not args.no_write, lambda header, table: report(args, out, header, table))
 
 
 if __name__ == "__main__":
