@@ -75,14 +75,8 @@ class WebexClient:
         """POST /messages; ``files`` may name one local file (sent as multipart by the SDK)."""
         return self.call("send message", lambda: self.api.messages.create(**fields))
 
-    def messages(self, room_id: str, **filters: Any) -> list[Any]:
-        return self.call("list messages", lambda: list(self.api.messages.list(roomId=room_id, **filters)))
-
     def room(self, room_id: str) -> Any:
         return self.call("get room", lambda: self.api.rooms.get(room_id))
-
-    def rooms(self, **filters: Any) -> list[Any]:
-        return self.call("list rooms", lambda: list(self.api.rooms.list(**filters)))
 
     def webhooks(self) -> list[Any]:
         return self.call("list webhooks", lambda: list(self.api.webhooks.list()))
