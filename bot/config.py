@@ -24,17 +24,18 @@ TOKEN_HELP = ("set WEBEX_BOT_TOKEN to your bot's access token (create a bot at "
               "`python run_bot.py --sandbox`")
 ENV_ONLY_HELP = """\
 settings read only from the environment or the .env file:
-  WEBEX_BOT_TOKEN      the bot's access token (no flag: the process list would show it)
-  WEBEX_U2C_URL        service catalog for the device websocket [default: Webex's]
-  NGROK_AUTHTOKEN      your ngrok authtoken (https://dashboard.ngrok.com)
-  BOT_NGROK_PATH       ngrok program to run [default: the one pyngrok installs]
-  BOT_NGROK_DOMAIN     your reserved ngrok domain [default: a random one]
-  BOT_NGROK_CONFIG     ngrok configuration file to use [default: pyngrok's]
-  BOT_HEALTH_INTERVAL  seconds between tunnel and webhook checks [default 30]
-  BOT_ALLOW_BOTS       answer other bots too (1/true/yes/on) [default off]
-  BOT_WORKERS          commands that run at once [default 8]
-  BOT_MAX_BODY         largest webhook request accepted, in bytes [default 1048576]
-  BOT_STATE_DIR        folder the bot keeps its state in [default ~/.webex-bot]
+  WEBEX_BOT_TOKEN       the bot's access token (no flag: the process list would show it)
+  WEBEX_U2C_URL         service catalog for the device websocket [default: Webex's]
+  NGROK_AUTHTOKEN       your ngrok authtoken (https://dashboard.ngrok.com)
+  BOT_NGROK_PATH        ngrok program to run [default: the one pyngrok installs]
+  BOT_NGROK_DOMAIN      your reserved ngrok domain [default: a random one]
+  BOT_NGROK_CONFIG      ngrok configuration file to use [default: pyngrok's]
+  BOT_CLOUDFLARED_PATH  cloudflared program to run [default: cloudflared on the PATH]
+  BOT_HEALTH_INTERVAL   seconds between tunnel and webhook checks [default 30]
+  BOT_ALLOW_BOTS        answer other bots too (1/true/yes/on) [default off]
+  BOT_WORKERS           commands that run at once [default 8]
+  BOT_MAX_BODY          largest webhook request accepted, in bytes [default 1048576]
+  BOT_STATE_DIR         folder the bot keeps its state in [default ~/.webex-bot]
 """
 
 
@@ -57,6 +58,7 @@ class Config:
     ngrok_authtoken: Optional[str] = None
     ngrok_domain: Optional[str] = None
     ngrok_config: Optional[str] = None
+    cloudflared_path: Optional[str] = None
     health_interval: float = 30.0
     instance: str = field(default_factory=socket.gethostname)
     keep_webhooks: bool = False
@@ -95,8 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="try the bot with no token, account or tunnel: a local Webex with a chat page in your browser")
     add("--transport", choices=("auto", "webhook", "websocket"), help="how Webex reaches the bot [BOT_TRANSPORT, "
         "default auto: webhooks through the tunnel, the device websocket when no tunnel can run]")
-    add("--tunnel", choices=("ngrok", "none"), help="tunnel for webhooks [BOT_TUNNEL, default ngrok]; "
-        "'none' with --public-url for your own reverse proxy")
+    add("--tunnel", choices=("ngrok", "cloudflared", "none"), help="tunnel for webhooks [BOT_TUNNEL, default "
+        "ngrok]; 'cloudflared' for a Cloudflare quick tunnel (no account); 'none' with --public-url for your "
+        "own reverse proxy")
     add("--public-url", help="public HTTPS URL that reaches --host:--port [BOT_PUBLIC_URL]")
     add("--host", help="address the receiver listens on [BOT_HOST, default 127.0.0.1]")
     add("--port", help="port the receiver listens on [BOT_PORT, default 8080]")
@@ -179,8 +182,8 @@ def load_config(argv: Optional[list[str]] = None, environ: Optional[Mapping[str,
     tunnel = str(_pick(args.tunnel, env, "BOT_TUNNEL", "ngrok"))
     if transport not in ("auto", "webhook", "websocket"):
         raise ConfigError(f"BOT_TRANSPORT must be auto, webhook or websocket, got {transport!r}")
-    if tunnel not in ("ngrok", "none"):
-        raise ConfigError(f"BOT_TUNNEL must be ngrok or none, got {tunnel!r}")
+    if tunnel not in ("ngrok", "cloudflared", "none"):
+        raise ConfigError(f"BOT_TUNNEL must be ngrok, cloudflared or none, got {tunnel!r}")
     public_url = _pick(args.public_url, env, "BOT_PUBLIC_URL")
     if public_url is not None:
         public_url = _url(str(public_url).rstrip("/"), "--public-url / BOT_PUBLIC_URL", https=not str(public_url).startswith(
@@ -213,6 +216,7 @@ def load_config(argv: Optional[list[str]] = None, environ: Optional[Mapping[str,
         ngrok_authtoken=env.get("NGROK_AUTHTOKEN") or None,
         ngrok_domain=_domain(env.get("BOT_NGROK_DOMAIN")),
         ngrok_config=env.get("BOT_NGROK_CONFIG") or None,
+        cloudflared_path=env.get("BOT_CLOUDFLARED_PATH") or None,
         health_interval=_number(_pick(None, env, "BOT_HEALTH_INTERVAL", 30), "BOT_HEALTH_INTERVAL", float, 0.05),
         instance=str(_pick(args.instance, env, "BOT_INSTANCE", socket.gethostname())),
         keep_webhooks=bool(args.keep_webhooks) or _flag(env.get("BOT_KEEP_WEBHOOKS", "")),

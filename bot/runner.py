@@ -20,7 +20,7 @@ from .plugins import load_plugins
 from .receiver import Receiver
 from .registry import Registry
 from .supervisor import Supervisor
-from .tunnels import NgrokTunnel, StaticUrl, Tunnel, TunnelError
+from .tunnels import CloudflaredTunnel, NgrokTunnel, StaticUrl, Tunnel, TunnelError
 from .wdm import DeviceRegistry
 from .webex import WebexClient
 from .webhooks import Webhooks
@@ -163,6 +163,9 @@ class BotRunner:
         if config.tunnel == "none":
             assert self.server is not None
             return StaticUrl(config.public_url or self.server.url)
+        if config.tunnel == "cloudflared":
+            return CloudflaredTunnel(state_dir=config.state_dir, instance=config.instance,
+                                     cloudflared_path=config.cloudflared_path)
         return NgrokTunnel(state_dir=config.state_dir, instance=config.instance, ngrok_path=config.ngrok_path,
                            authtoken=config.ngrok_authtoken, domain=config.ngrok_domain,
                            config_path=config.ngrok_config)

@@ -29,7 +29,7 @@ OPTIONS = ("--transport", "--tunnel", "--public-url", "--host", "--port", "--com
            "--keep-webhooks", "--log-level")
 VARIABLES = ("WEBEX_BOT_TOKEN", "BOT_TRANSPORT", "BOT_TUNNEL", "BOT_PUBLIC_URL", "BOT_HOST", "BOT_PORT",
              "BOT_COMMANDS_PATH", "WEBEX_API_URL", "BOT_INSTANCE", "BOT_KEEP_WEBHOOKS", "BOT_LOG_LEVEL",
-             "WEBEX_U2C_URL", "BOT_NGROK_PATH", "NGROK_AUTHTOKEN", "BOT_HEALTH_INTERVAL")
+             "WEBEX_U2C_URL", "BOT_NGROK_PATH", "NGROK_AUTHTOKEN", "BOT_CLOUDFLARED_PATH", "BOT_HEALTH_INTERVAL")
 Json = dict[str, Any]
 
 
@@ -287,6 +287,16 @@ def test_other_settings_parse(in_empty_folder):
     assert (config.api_url, config.log_level, config.transport) == ("http://127.0.0.1:9/v1/", "WARNING", "webhook")
     assert config.keep_webhooks and config.allow_bots and (config.health_interval, config.workers) == (0.5, 2)
     assert load_config(["--keep-webhooks"], {"WEBEX_BOT_TOKEN": "t"}).keep_webhooks
+
+
+def test_the_cloudflared_tunnel_is_chosen_by_flag_or_variable(in_empty_folder):
+    config = load_config(["--tunnel", "cloudflared"], {"WEBEX_BOT_TOKEN": "t"})
+    assert (config.tunnel, config.cloudflared_path, config.public_url) == ("cloudflared", None, None)
+    config = load_config([], {"WEBEX_BOT_TOKEN": "t", "BOT_TUNNEL": "cloudflared",
+                              "BOT_CLOUDFLARED_PATH": "/opt/bin/cloudflared"})
+    assert (config.tunnel, config.cloudflared_path) == ("cloudflared", "/opt/bin/cloudflared")
+    with pytest.raises(ConfigError, match="BOT_TUNNEL must be ngrok, cloudflared or none, got 'cloudflare'"):
+        load_config([], {"WEBEX_BOT_TOKEN": "t", "BOT_TUNNEL": "cloudflare"})
 
 
 @pytest.mark.parametrize("environ", [{}, {"WEBEX_BOT_TOKEN": "   "}])

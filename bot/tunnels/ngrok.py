@@ -1,63 +1,17 @@
-"""Tunnel providers: how a public HTTPS URL comes to reach the receiver's local port.
-
-Each provider starts (giving the public URL), says whether it is alive, and stops. ``ngrok`` runs
-the agent through pyngrok; ``none`` is a URL you serve yourself (a reverse proxy with a certificate).
-Known failures become a ``TunnelError`` whose message says what to do; ``permanent`` ones (a missing
-authtoken, no agent binary) are not worth retrying.
-"""
+"""``--tunnel ngrok``: an ngrok agent driven by pyngrok (the default; needs a free ngrok account)."""
 from __future__ import annotations
 
 import logging
 import os
-import signal
 import subprocess
 import threading
-import time
 import types
 from pathlib import Path
-from typing import Any, Optional, Protocol
+from typing import Any, Optional
+
+from .base import WEBSOCKET_HINT, TunnelError, end_leftover
 
 log = logging.getLogger(__name__)
-WEBSOCKET_HINT = "or run with --transport websocket, which needs no tunnel"
-
-
-class TunnelError(Exception):
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-
-
-class Tunnel(Protocol):
-    name: str
-    restartable: bool  # whether restarting it can mend a public URL that does not answer
-
-    def start(self, port: int) -> str:
-        """Open the tunnel to ``127.0.0.1:port``; return its public URL."""
-
-    def alive(self) -> bool:
-        """Whether the tunnel's own process (if any) still runs."""
-
-    def stop(self) -> None:
-        """Close the tunnel and end its process."""
-
-
-class StaticUrl:
-    """A public URL served by your own reverse proxy (``--tunnel none --public-url``)."""
-
-    name = "none"
-    restartable = False
-
-    def __init__(self, url: str) -> None:
-        self.url = url.rstrip("/")
-
-    def start(self, port: int) -> str:
-        return self.url
-
-    def alive(self) -> bool:
-        return True
-
-    def stop(self) -> None:
-        return None
 
 
 def explain_ngrok_failure(text: str) -> TunnelError:
@@ -93,33 +47,6 @@ def _silence_agent_stderr() -> None:
         quiet.__dict__.update(vars(subprocess))
         quiet.Popen = _QuietPopen  # type: ignore[attr-defined]
         process.subprocess = quiet  # type: ignore[attr-defined]
-
-
-def _command_of(pid: int) -> str:
-    """What process ``pid`` runs; empty when it is gone or this system cannot say (no ``ps``).
-
-    Asked before ending the pid an old pid file names: after a reboot it may be anyone's process."""
-    if os.name != "posix":
-        return ""
-    try:
-        return subprocess.run(["ps", "-p", str(pid), "-o", "command="], capture_output=True, text=True,
-                              timeout=5, check=False).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def _end_process(pid: int, grace: float = 3.0) -> None:
-    """SIGTERM, and SIGKILL if it is still there after ``grace`` seconds: a new agent started while the old
-    one still holds the account's session would fail with ERR_NGROK_108."""
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
-    os.kill(pid, signal.SIGKILL)
 
 
 class NgrokTunnel:
@@ -211,14 +138,5 @@ class NgrokTunnel:
 
     def _end_leftover_agent(self) -> None:
         """End the agent a crashed earlier run of this instance left behind (it would block ours)."""
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return
-        if "ngrok" in _command_of(pid):
-            try:
-                _end_process(pid)
-                log.info("ended the ngrok agent (pid %d) left over by an earlier run", pid)
-            except (ProcessLookupError, PermissionError):
-                pass
-        self.pid_file.unlink(missing_ok=True)
+        end_leftover(self.pid_file, "ngrok", "the ngrok agent")
+
