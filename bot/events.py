@@ -16,7 +16,7 @@ class BadEvent(ValueError):
     """A delivery that is not a Webex event the bot handles; the message says what is missing."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
     kind: str  # MESSAGE | CARD_ACTION
     id: str  # REST id of the message or attachment action
