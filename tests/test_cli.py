@@ -129,13 +129,18 @@ def test_a_refused_token_from_the_env_file_is_one_line_without_the_token(tmp_pat
     assert [c["status"] for c in emulator.control.calls()] == [401]
 
 
-def test_a_port_in_use_is_an_error_saying_so(tmp_path, emulator, bot):
+def run_on_a_taken_port(tmp_path, emulator, bot):
+    """run_bot.py told to listen on a port another socket holds: (port, exit code, stdout, stderr)."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        code, out, err = run(tmp_path, "--port", str(port), "--tunnel", "none", "--public-url",
-                             f"http://127.0.0.1:{port}", "--api-url", emulator.api_url, WEBEX_BOT_TOKEN=bot["token"])
+        return (port, *run(tmp_path, "--port", str(port), "--tunnel", "none", "--public-url",
+                           f"http://127.0.0.1:{port}", "--api-url", emulator.api_url, WEBEX_BOT_TOKEN=bot["token"]))
+
+
+def test_a_port_in_use_is_an_error_saying_so(tmp_path, emulator, bot):
+    port, code, out, err = run_on_a_taken_port(tmp_path, emulator, bot)
     assert code == 2
     assert "running as Helper" in err  # INFO is the default level
     assert err.strip().splitlines()[-1].startswith(f"error: port {port} is in use")
@@ -146,12 +151,7 @@ def test_a_port_in_use_is_an_error_saying_so(tmp_path, emulator, bot):
 def test_the_env_file_is_read_and_the_environment_wins(tmp_path, emulator, bot):
     (tmp_path / ".env").write_text("# from the workshop handout\nWEBEX_BOT_TOKEN=refused-by-webex-123456\n"
                                    "BOT_LOG_LEVEL=ERROR\nBOT_INSTANCE=from-dotenv\n")
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        code, out, err = run(tmp_path, "--port", str(port), "--tunnel", "none", "--public-url",
-                             f"http://127.0.0.1:{port}", "--api-url", emulator.api_url, WEBEX_BOT_TOKEN=bot["token"])
+    port, code, out, err = run_on_a_taken_port(tmp_path, emulator, bot)
     assert code == 2
     # the environment's token won (Webex accepted it), the .env's ERROR level held the INFO lines back
     assert one_error_line(err).startswith(f"error: port {port} is in use")

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -23,6 +23,7 @@ from bot.runner import BotRunner
 from bot.testing import Chat, start_test_bot
 from bot.tunnels import (CloudflaredTunnel, TunnelError, explain_cloudflared_failure, first_meaningful_line,
                          quick_tunnel_url)
+from support import alive, fakes_running, until
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE = str(Path(__file__).parent / "fake_cloudflared" / "cloudflared")
@@ -30,39 +31,6 @@ INSTANCE = "cf"
 OURS = {f"Helper [{INSTANCE}] messages", f"Helper [{INSTANCE}] attachmentActions"}
 INTERVAL = 0.2
 Json = dict[str, Any]
-T = TypeVar("T")
-
-
-def until(read: Callable[[], T], what: str, timeout: float = 10.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"waited {timeout}s for {what}"
-        time.sleep(0.02)
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie counts as gone)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def fakes_running(log: Path) -> list[int]:
-    """Pids of live fake cloudflareds started with ``FAKE_CLOUDFLARED_LOG=log`` in their environment."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if (proc.name.isdigit() and b"fake_cloudflared" in (proc / "cmdline").read_bytes()
-                    and f"FAKE_CLOUDFLARED_LOG={log}".encode() in (proc / "environ").read_bytes().split(b"\0")
-                    and alive(int(proc.name))):
-                found.append(int(proc.name))
-        except OSError:
-            continue
-    return found
 
 
 class Fakes:
@@ -86,25 +54,10 @@ def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fakes]:
     for name, value in world.env().items():
         monkeypatch.setenv(name, value)
     yield world
-    survivors = fakes_running(world.log)
+    survivors = fakes_running("fake_cloudflared", env=f"FAKE_CLOUDFLARED_LOG={world.log}")
     for pid in survivors:
         os.kill(pid, signal.SIGKILL)
     assert not survivors, f"fake cloudflareds outlived their test: {survivors}"
-
-
-@pytest.fixture
-def control(emulator: Emulator) -> ControlClient:
-    return emulator.control
-
-
-@pytest.fixture
-def bot(control: ControlClient) -> Json:
-    return control.create_bot("Helper", "helper@webex.bot")
-
-
-@pytest.fixture
-def person(control: ControlClient) -> Json:
-    return control.create_person("Ada Lovelace", "ada@example.com")
 
 
 @pytest.fixture
@@ -358,7 +311,7 @@ def test_run_bot_stops_on_sigterm_and_leaves_no_cloudflared(emulator: Emulator, 
     assert code == 0 and time.monotonic() - started < 10, err
     assert "Traceback" not in err and "quick Tunnel" not in err
     assert not alive(fake) and not pid_file.exists()
-    assert fakes_running(fakes.log) == []
+    assert fakes_running("fake_cloudflared", env=f"FAKE_CLOUDFLARED_LOG={fakes.log}") == []
     assert ours(control) == {}
 
 

@@ -32,6 +32,7 @@ from pyngrok.exception import (
     PyngrokNgrokInstallError,
 )
 from pyngrok.ngrok import NgrokTunnel
+from support import alive
 
 FAKE_NGROK = str(Path(__file__).parent / "fake_ngrok" / "ngrok")
 MakeConfig = Callable[..., PyngrokConfig]
@@ -95,14 +96,6 @@ def pyngrok(tmp_path: Path, agent_log: Path) -> Iterator[MakeConfig]:
             ngrok.kill(config)
     pids = {json.loads(line)["pid"] for line in agent_log.read_text().splitlines()} if agent_log.exists() else set()
     assert not [pid for pid in pids if alive(pid)], "a fake agent outlived its test"
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def request(tunnel: NgrokTunnel, path: str = "", body: Any = None, method: str = "GET",

@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, TypeVar
+from typing import Any, Iterator, Optional
 
 import pytest
 from pyngrok import ngrok
@@ -37,6 +37,7 @@ from bot.testing import Chat, start_test_bot
 from bot.tunnels import StaticUrl, explain_ngrok_failure
 from bot.webex import WebexClient
 from bot.webhooks import Webhooks
+from support import alive, fake_running, fakes_running, until
 
 REPO = Path(__file__).resolve().parents[1]
 RUN_BOT = str(REPO / "run_bot.py")
@@ -45,50 +46,9 @@ INSTANCE = "t"
 OURS = {f"Helper [{INSTANCE}] messages", f"Helper [{INSTANCE}] attachmentActions"}
 INTERVAL = 0.3
 Json = dict[str, Any]
-T = TypeVar("T")
-
-
-def until(read: Callable[[], T], what: str, timeout: float = 10.0) -> T:
-    """Poll ``read`` until it gives something truthy; fail naming ``what`` when it never does."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"waited {timeout}s for {what}"
-        time.sleep(0.02)
 
 
 # -- agents: the processes a test starts and the proof that none survives -----------------------
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, dead but not yet reaped, counts as gone)."""
-    try:
-        os.kill(pid, 0)
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (ProcessLookupError, FileNotFoundError):
-        return False
-
-
-def command_of(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def fake_agent(pid: int, marker: str = "") -> bool:
-    """Whether ``pid`` is a running fake agent (whose command line names ``marker``): a pid that ended
-    may have been given to anyone's process since."""
-    command = command_of(pid)
-    return "fake_ngrok" in command and marker in command and alive(pid)
-
-
-def agents_running(marker: str) -> list[int]:
-    """Pids of fake agents whose command line names ``marker`` (the test's own folder)."""
-    return [int(entry.name) for entry in Path("/proc").iterdir()
-            if entry.name.isdigit() and fake_agent(int(entry.name), marker)]
-
 
 @dataclass
 class Agents:
@@ -127,29 +87,14 @@ def agents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Agents]:
     for name, value in world.env().items():
         monkeypatch.setenv(name, value)
     yield world
-    survivors = set(agents_running(str(tmp_path)))
-    survivors |= {pid for pid in world.logged_pids() | set(world.extra_pids) if fake_agent(pid)}
+    survivors = set(fakes_running("fake_ngrok", marker=str(tmp_path)))
+    survivors |= {pid for pid in world.logged_pids() | set(world.extra_pids) if fake_running(pid, "fake_ngrok")}
     for pid in survivors:
         os.kill(pid, signal.SIGKILL)
     assert not survivors, f"agents outlived their test: {sorted(survivors)}"
 
 
 # -- the people, the bot and a webhook that is not ours --------------------------------------------
-
-@pytest.fixture
-def control(emulator: Emulator) -> ControlClient:
-    return emulator.control
-
-
-@pytest.fixture
-def bot(control: ControlClient) -> Json:
-    return control.create_bot("Helper", "helper@webex.bot")
-
-
-@pytest.fixture
-def person(control: ControlClient) -> Json:
-    return control.create_person("Ada Lovelace", "ada@example.com")
-
 
 @pytest.fixture
 def foreign(emulator: Emulator, bot: Json) -> Iterator[Json]:

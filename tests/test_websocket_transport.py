@@ -18,7 +18,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, TypeVar
+from typing import Any, Iterator, Optional
 
 import pytest
 import requests
@@ -29,6 +29,7 @@ from bot.runner import BotRunner, StartupError
 from bot.testing import Chat, start_test_bot
 from bot.wdm import DeviceRegistry
 from bot.websocket import WebsocketTransport, uuid_of
+from support import fakes_running, until
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_NGROK = str(Path(__file__).parent / "fake_ngrok" / "ngrok")
@@ -37,7 +38,6 @@ BALLOT = {"type": "AdaptiveCard", "version": "1.3",
           "body": [{"type": "Input.ChoiceSet", "id": "choice", "choices": [{"title": "Tea", "value": "tea"}]}],
           "actions": [{"type": "Action.Submit", "title": "Vote", "data": {"action": "ballot-vote"}}]}
 Json = dict[str, Any]
-T = TypeVar("T")
 
 
 @command("yell")
@@ -56,16 +56,6 @@ def ballot_vote(ctx):
 
 
 PLUGINS = [yell, ballot, ballot_vote]
-
-
-def wait_until(check: Callable[[], T], what: str, timeout: float = 10.0) -> T:
-    """Poll ``check`` until it gives something true; that value."""
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {timeout}s for {what}")
-        time.sleep(0.02)
-    return value
 
 
 def transport_of(runner: BotRunner) -> WebsocketTransport:
@@ -91,10 +81,10 @@ def status(control: ControlClient, device: str) -> Json:
 def settle(runner: BotRunner, control: ControlClient) -> None:
     """Every envelope acked (so handed over) and every handed-over event handled."""
     device = device_of(runner)
-    wait_until(lambda: status(control, device)["unacked"] == 0, "every envelope to be acked")
+    until(lambda: status(control, device)["unacked"] == 0, "every envelope to be acked")
     dispatcher = runner.dispatcher
     assert dispatcher is not None
-    wait_until(lambda: dispatcher._queue.unfinished_tasks == 0, "the dispatcher to be idle")
+    until(lambda: dispatcher._queue.unfinished_tasks == 0, "the dispatcher to be idle")
 
 
 def said(control: ControlClient, bot: Json, room: Json, text: str) -> list[Json]:
@@ -172,7 +162,7 @@ def test_messages_threads_cards_and_files_are_answered_over_the_websocket(bots: 
     control.clear_calls()
     direct.say("yell counted")
     assert direct.reply() == "COUNTED"
-    wait_until(lambda: len(control.calls(bot)) >= 3, "the reply's call to be recorded")
+    until(lambda: len(control.calls(bot)) >= 3, "the reply's call to be recorded")
     settle(runner, control)
     calls = sorted((c["method"], re.sub(r"/[^/]{30,}$", "/<id>", c["path"])) for c in control.calls(bot))
     assert calls == [("GET", "/conversation/api/v1/messages/<id>"), ("GET", "/v1/messages/<id>"),
@@ -251,11 +241,11 @@ def test_a_drop_and_a_shutdown_frame_reconnect(bots: Bots) -> None:
     runner = bots.start()
     transport, device, chat = transport_of(runner), device_of(runner), bots.chat()
     control.drop_websocket(device)
-    wait_until(lambda: transport.connections == 2 and transport.connected, "a reconnect after the drop")
+    until(lambda: transport.connections == 2 and transport.connected, "a reconnect after the drop")
     chat.say("yell after drop")
     assert chat.reply() == "AFTER DROP"
     control.send_shutdown(device)
-    wait_until(lambda: transport.connections == 3 and transport.connected, "a reconnect after shutdown")
+    until(lambda: transport.connections == 3 and transport.connected, "a reconnect after shutdown")
     chat.say("yell after shutdown")
     assert chat.reply() == "AFTER SHUTDOWN"
     assert device_of(runner) == device, "a reconnect keeps the device"
@@ -267,7 +257,7 @@ def test_a_lost_pong_reconnects(bots: Bots, caplog: pytest.LogCaptureFixture) ->
     transport = transport_of(runner)
     with caplog.at_level(logging.WARNING, logger="bot.websocket"):
         control.settings(answerPings=False)
-        wait_until(lambda: transport.connections >= 2, "a reconnect while no pong comes", timeout=15)
+        until(lambda: transport.connections >= 2, "a reconnect while no pong comes", timeout=15)
         control.settings(answerPings=True)
     assert any("no pong within 0.5s; reconnecting" in r.getMessage() for r in caplog.records)
     chat = bots.chat()
@@ -291,12 +281,12 @@ def test_unacked_envelopes_are_replayed_and_answered_once(bots: Bots) -> None:
     assert first.dispatcher is not None
     first.dispatcher.drain(1)
     during = chat.say("yell during shutdown")
-    wait_until(lambda: lookups(control, bot, during), "the websocket to see the message")
+    until(lambda: lookups(control, bot, during), "the websocket to see the message")
     time.sleep(0.2)
     assert status(control, device)["unacked"] == 1
     bots.stop(first)
     assert device in device_ids(control), "keep_device leaves the device registered"
-    wait_until(lambda: not status(control, device)["connected"], "the connection to be gone")
+    until(lambda: not status(control, device)["connected"], "the connection to be gone")
     team = bots.chat(control.create_group("Team", bots.alice, [bot]))
     away = [team.say(f"yell away {n}") for n in range(3)]
     assert status(control, device)["unacked"] == 4
@@ -326,7 +316,7 @@ def test_a_device_deleted_behind_the_bots_back_is_registered_again(bots: Bots) -
     old = device_of(runner)
     control.drop_websocket(old)
     control.delete_device(old)  # before the reconnect, which waits a second
-    wait_until(lambda: transport_of(runner).connected and device_of(runner) != old, "a new device")
+    until(lambda: transport_of(runner).connected and device_of(runner) != old, "a new device")
     assert device_ids(control) == {device_of(runner)}
     chat = bots.chat()
     chat.say("yell new device")
@@ -343,7 +333,7 @@ def test_a_lost_device_with_no_room_for_a_new_one_is_reported(bots: Bots, emulat
     control.delete_device(old)
     foreign = wdm_register(emulator, bots.bot["token"], "another-program")
     with caplog.at_level(logging.ERROR, logger="bot.websocket"):
-        wait_until(lambda: not running(transport), "the transport to give up")
+        until(lambda: not running(transport), "the transport to give up")
     assert transport.fatal is not None and "device registrations" in transport.fatal
     assert not transport.connected
     assert [r for r in caplog.records if r.levelno == logging.ERROR and transport.fatal in r.getMessage()]
@@ -390,17 +380,17 @@ def test_a_sequence_gap_runs_the_catch_up(bots: Bots) -> None:
     control.skip_sequence(device, 3)
     chat.say("yell after the gap")
     assert chat.reply() == "AFTER THE GAP"
-    wait_until(lambda: transport.gaps == 1, "the gap to be noticed")
-    wait_until(lambda: [c for c in control.calls(bot) if c["path"] == "/v1/rooms"], "the catch-up")
+    until(lambda: transport.gaps == 1, "the gap to be noticed")
+    until(lambda: [c for c in control.calls(bot) if c["path"] == "/v1/rooms"], "the catch-up")
     settle(runner, control)
     assert len(said(control, bot, chat.room, "AFTER THE GAP")) == 1
 
     # A real loss: Webex drops what it buffered for a connection that went away (replay off).
     control.settings(replayUnacked=False)
     control.drop_websocket(device)
-    wait_until(lambda: not status(control, device)["connected"], "the drop")
+    until(lambda: not status(control, device)["connected"], "the drop")
     lost = chat.say("yell lost in the gap")
-    wait_until(lambda: transport.connected and status(control, device)["connected"], "the reconnect")
+    until(lambda: transport.connected and status(control, device)["connected"], "the reconnect")
     chat.say("yell after the loss")
     assert sorted(m["markdown"] for m in chat.replies(2)) == ["AFTER THE LOSS", "LOST IN THE GAP"]
     assert transport.gaps == 2 and lookups(control, bot, lost) == [], "the lost one came by the catch-up"
@@ -436,10 +426,10 @@ def test_a_permanent_close_code_stops_the_transport_with_its_reason(bots: Bots, 
     transport, device = transport_of(runner), device_of(runner)
     with caplog.at_level(logging.ERROR, logger="bot.websocket"):
         control.close_websocket(device, code, "test")
-        wait_until(lambda: not running(transport), "the transport to give up")
+        until(lambda: not running(transport), "the transport to give up")
     assert transport.fatal is not None and reason in transport.fatal
     assert transport.connections == 1 and not transport.connected, "no reconnect"
-    wait_until(lambda: not status(control, device)["connected"], "Webex to see the connection gone")
+    until(lambda: not status(control, device)["connected"], "Webex to see the connection gone")
     assert [r for r in caplog.records if r.levelno == logging.ERROR and reason in r.getMessage()]
 
 
@@ -447,7 +437,7 @@ def test_close_code_1011_reconnects(bots: Bots) -> None:
     runner = bots.start()
     transport = transport_of(runner)
     bots.control.close_websocket(device_of(runner), 1011, "try again")
-    wait_until(lambda: transport.connections == 2 and transport.connected, "a reconnect")
+    until(lambda: transport.connections == 2 and transport.connected, "a reconnect")
     chat = bots.chat()
     chat.say("yell still here")
     assert chat.reply() == "STILL HERE"
@@ -465,20 +455,8 @@ def fake_ngrok(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Json
     token = f"tok-{uuid.uuid4().hex}"
     yield {"transport": "auto", "tunnel": "ngrok", "ngrok_path": FAKE_NGROK, "ngrok_authtoken": token,
            "ngrok_config": str(tmp_path / "ngrok.yml")}
-    wait_until(lambda: not agents(token), "every fake agent to end", timeout=5)
-
-
-def agents(token: str) -> list[int]:
-    """The pids of live fake agents started with ``token`` (it reaches them in their environment)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if (proc.name.isdigit() and b"fake_ngrok" in (proc / "cmdline").read_bytes()
-                    and f"NGROK_AUTHTOKEN={token}".encode() in (proc / "environ").read_bytes().split(b"\0")):
-                found.append(int(proc.name))
-        except OSError:
-            continue
-    return found
+    until(lambda: not fakes_running("fake_ngrok", env=f"NGROK_AUTHTOKEN={token}"), "every fake agent to end",
+          timeout=5)
 
 
 def refused(url: str) -> bool:
@@ -514,14 +492,14 @@ def test_a_tunnel_that_keeps_dying_hands_over_to_the_websocket(bots: Bots, fake_
     assert chat.reply() == "THROUGH THE TUNNEL"
 
     monkeypatch.setenv("FAKE_NGROK_FAIL", "4018")  # every restart fails from now on
-    [agent] = agents(fake_ngrok["ngrok_authtoken"])
+    [agent] = fakes_running("fake_ngrok", env=f"NGROK_AUTHTOKEN={fake_ngrok['ngrok_authtoken']}")
     os.kill(agent, signal.SIGKILL)
-    wait_until(lambda: refused(supervisor.target_url), "the public URL to go down")
+    until(lambda: refused(supervisor.target_url), "the public URL to go down")
     around = chat.say("yell around the switch")
-    wait_until(lambda: runner.websocket is not None and runner.websocket.connected and runner.supervisor is None,
+    until(lambda: runner.websocket is not None and runner.websocket.connected and runner.supervisor is None,
                "the switch to the websocket", timeout=20)
     assert supervisor.failures == supervisor.max_failures
-    wait_until(lambda: control.webhooks() == [], "our webhooks to be removed")
+    until(lambda: control.webhooks() == [], "our webhooks to be removed")
     assert chat.reply() == "AROUND THE SWITCH"
     control.wait_deliveries_idle()
     # Neither transport brought it: its delivery hit the dead tunnel, and the device came later.
@@ -532,7 +510,7 @@ def test_a_tunnel_that_keeps_dying_hands_over_to_the_websocket(bots: Bots, fake_
     settle(runner, control)
     assert len(said(control, bot, chat.room, "AROUND THE SWITCH")) == 1
     assert len(fetches(control, bot, around)) == 1
-    assert agents(fake_ngrok["ngrok_authtoken"]) == []
+    assert fakes_running("fake_ngrok", env=f"NGROK_AUTHTOKEN={fake_ngrok['ngrok_authtoken']}") == []
 
 
 # -- 10. run_bot.py ------------------------------------------------------------------------------
@@ -552,7 +530,7 @@ def answer_then_terminate(bot_process: subprocess.Popen[str], control: ControlCl
                           word: str) -> str:
     """Wait for run_bot.py's device to connect, have it answer, SIGTERM it; its device id."""
     try:
-        [device] = wait_until(lambda: [d["id"] for d in control.devices() if d["connected"]],
+        [device] = until(lambda: [d["id"] for d in control.devices() if d["connected"]],
                               "run_bot.py to connect", timeout=15)
         chat.say(f"echo {word}")
         assert chat.reply() == word
@@ -569,7 +547,7 @@ def test_run_bot_on_the_websocket_without_ngrok(bots: Bots, emulator: Emulator, 
     control, chat = bots.control, bots.chat()
     kept = answer_then_terminate(run_bot(emulator, bots.bot, tmp_path, "--keep-device"), control, chat, "kept")
     assert device_ids(control) == {kept}, "--keep-device leaves the device registered"
-    wait_until(lambda: not status(control, kept)["connected"], "the first run's connection to be gone")
+    until(lambda: not status(control, kept)["connected"], "the first run's connection to be gone")
     again = answer_then_terminate(run_bot(emulator, bots.bot, tmp_path), control, chat, "removed")
     assert again == kept, "the device is found again by name"
     assert device_ids(control) == set(), "the device is removed on exit"
