@@ -11,16 +11,14 @@ from typing import Any, Optional
 
 import requests
 
+from .errors import TransientOrPermanent
+
 log = logging.getLogger(__name__)
 TOO_MANY = "excessive device registrations"
 
 
-class DeviceError(Exception):
+class DeviceError(TransientOrPermanent):
     """Registration failed; ``permanent`` when retrying cannot help (bad token, device limit)."""
-
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
 
 
 class DeviceRegistry:

@@ -9,14 +9,14 @@ import time
 from pathlib import Path
 from typing import Protocol
 
+from ..errors import TransientOrPermanent
+
 log = logging.getLogger(__name__)
 WEBSOCKET_HINT = "or run with --transport websocket, which needs no tunnel"
 
 
-class TunnelError(Exception):
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
+class TunnelError(TransientOrPermanent):
+    """The tunnel did not start or stay up; the message says what to do."""
 
 
 class Tunnel(Protocol):
