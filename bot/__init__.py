@@ -1,6 +1,6 @@
 """A framework for Webex bots that run from a laptop inside a firewall.
 
-The public surface for plugin authors::
+The public surface for plugin authors (plugins import nothing else of ``bot``)::
 
     from bot import command
 
@@ -8,7 +8,8 @@ The public surface for plugin authors::
     def shout(ctx):
         return ctx.text.upper()
 """
-from .registry import card_action, command, fallback
+from .context import Context
+from .registry import CommandInfo, card_action, command, fallback
 from .replies import Reply, card, file
 
-__all__ = ["Reply", "card", "card_action", "command", "fallback", "file"]
+__all__ = ["CommandInfo", "Context", "Reply", "card", "card_action", "command", "fallback", "file"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
+from . import ids
+
 
 @dataclass(frozen=True)
 class Access:
@@ -19,7 +21,7 @@ class Access:
     def of(cls, people: Iterable[str] = (), domains: Iterable[str] = (), rooms: Iterable[str] = ()) -> "Access":
         return cls(frozenset(p.strip().lower() for p in people if p.strip()),
                    frozenset(d.strip().lower().lstrip("@") for d in domains if d.strip()),
-                   frozenset(r.strip().rstrip("=") for r in rooms if r.strip()))
+                   frozenset(ids.unpadded(r) for r in rooms if r.strip()))
 
     @property
     def open(self) -> bool:
@@ -31,4 +33,4 @@ class Access:
         if self.open:
             return True
         email = email.lower()
-        return (email in self.people or email.rpartition("@")[2] in self.domains or room_id.rstrip("=") in self.rooms)
+        return (email in self.people or email.rpartition("@")[2] in self.domains or ids.unpadded(room_id) in self.rooms)

@@ -16,6 +16,8 @@ import typing
 from collections.abc import Callable
 from typing import Any, Literal, Union, get_args, get_origin
 
+from .errors import UsageError
+
 DOUBLE_QUOTES = '"\u201c\u201d\u201e'
 SINGLE_QUOTES = "'\u2018\u2019"
 DASHES = "\u2014\u2013"
@@ -27,10 +29,6 @@ TRUE = frozenset({"true", "yes", "y", "on", "1"})
 FALSE = frozenset({"false", "no", "n", "off", "0"})
 POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 UNIONS = (Union, types.UnionType)
-
-
-class UsageError(Exception):
-    """Words that do not fit the command; the message goes back into the chat as it is."""
 
 
 def _prepare(text: str) -> str:

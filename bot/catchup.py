@@ -7,12 +7,12 @@ twice, whether it was answered a second ago or before a restart.
 """
 from __future__ import annotations
 
-import itertools
 import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from .events import MESSAGE, Event
+from . import ids
+from .events import MESSAGE, Event, Outcome
 from .handled import HandledLog
 from .webex import WebexClient
 
@@ -32,7 +32,7 @@ def _parse(stamp: Any) -> datetime:
     return datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
 
 
-def catch_up(client: WebexClient, handled: HandledLog, submit: Callable[[Event], str]) -> int:
+def catch_up(client: WebexClient, handled: HandledLog, submit: Callable[[Event], Outcome]) -> int:
     """Submit every message since the mark that was not handled; returns how many were submitted."""
     if handled.mark is None:
         return 0
@@ -41,22 +41,18 @@ def catch_up(client: WebexClient, handled: HandledLog, submit: Callable[[Event],
     if handled.floor is not None:
         since = max(since, _parse(handled.floor))
     found: list[Any] = []
-    rooms = client.call("list rooms", lambda: list(itertools.islice(
-        client.api.rooms.list(sortBy="lastactivity", max=100), MAX_ROOMS)))
-    for room in rooms:
+    for room in client.rooms_by_activity(MAX_ROOMS):
         if room.lastActivity is not None and _parse(room.lastActivity) < since:
             break
-        filters = {"mentionedPeople": "me"} if room.type == "group" else {}
-        messages = client.call("list messages", lambda: list(itertools.takewhile(
-            lambda m: _parse(m.created) >= since,
-            itertools.islice(client.api.messages.list(roomId=room.id, max=50, **filters), MAX_PER_ROOM))))
-        found.extend(m for m in messages if m.personId != me.id and m.id not in handled)
+        messages = client.recent_messages(room.id, mentioning_me=room.type == "group",
+                                          while_=lambda m: _parse(m.created) >= since, limit=MAX_PER_ROOM)
+        found.extend(m for m in messages if not ids.same(m.personId, me.id) and m.id not in handled)
     submitted = 0
     for message in sorted(found, key=lambda m: _parse(m.created)):
         event = Event(kind=MESSAGE, id=message.id, room_id=message.roomId, person_id=message.personId,
                       person_email=message.personEmail or "", room_type=message.roomType or "",
                       created=iso(_parse(message.created)), transport="catchup")
-        if submit(event) == "accepted":
+        if submit(event) == Outcome.ACCEPTED:
             submitted += 1
     if submitted:
         log.info("catch-up: %d message(s) arrived while the bot was unreachable; answering them now", submitted)

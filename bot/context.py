@@ -1,60 +1,100 @@
-"""``ctx``: what a handler gets — the words, the sender, the room, card inputs, and ``reply()``."""
+"""``ctx``: what a handler gets — the words, the sender, the room, card inputs, and ``reply()``.
+
+A ``Context`` is built once, complete, by the dispatcher and read-only afterwards: a handler (or a
+plugin that keeps it for a thread) can never change what another part of the bot sees. The three
+answers that cost a Webex call (a card submitter's email, the room type, a card's thread) are asked
+for only when read, and kept.
+"""
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Optional, Union
+import operator
+from typing import TYPE_CHECKING, Any, Optional, Protocol, Union
 
-from .replies import Reply, message_fields, replies_of
+from .replies import Reply, goes_in_thread, message_fields, replies_of
 
 if TYPE_CHECKING:
-    from .registry import Handler
+    from .registry import CommandInfo
     from .webex import WebexClient
+
+
+class SendObserver(Protocol):
+    """Told of each reply before it goes out and once Webex has accepted it (the handled record)."""
+
+    def sending(self, fields: dict[str, Any]) -> None: ...
+
+    def sent(self, message: Any) -> None: ...
+
+
+def _read_only(slot: str, doc: str) -> Any:
+    """A field handlers read and cannot set."""
+    return property(operator.attrgetter(slot), doc=doc)
 
 
 class Context:
     """One incoming message or card submit, as its handler sees it."""
 
+    __slots__ = ("_client", "_room_id", "_room_type", "_sender_id", "_sender_email", "_text", "_words",
+                 "_command", "_message", "_action", "_thread_id", "_card_message_id", "_in_thread",
+                 "_commands", "_sent", "_observer")
+
     def __init__(self, *, client: "WebexClient", room_id: str, room_type: str, sender_id: str,
-                 sender_email: str, text: str = "", words: Optional[list[str]] = None,
-                 command: str = "", message: Any = None, action: Any = None,
-                 thread_id: Optional[str] = None, in_thread: bool = False, card_message_id: Optional[str] = None,
-                 commands: Optional[list["Handler"]] = None) -> None:
-        self.client = client
-        self.room_id = room_id
+                 sender_email: str, text: str = "", words: tuple[str, ...] = (), command: str = "",
+                 message: Any = None, action: Any = None, thread_id: Optional[str] = None,
+                 in_thread: bool = False, card_message_id: Optional[str] = None,
+                 commands: tuple["CommandInfo", ...] = (), observer: Optional[SendObserver] = None) -> None:
+        self._client = client
+        self._room_id = room_id
         self._room_type = room_type
-        self.sender_id = sender_id
+        self._sender_id = sender_id
         self._sender_email = sender_email
-        self.text = text
-        self.words = words or []
-        self.command = command
-        self.message = message
-        self.action = action
+        self._text = text
+        self._words = tuple(words)
+        self._command = command
+        self._message = message
+        self._action = action
         self._thread_id = thread_id
         self._card_message_id = card_message_id
-        self.in_thread = in_thread
-        self._commands = commands or []
-        self.sent: list[Any] = []
+        self._in_thread = in_thread
+        self._commands = tuple(commands)
+        self._sent: list[Any] = []
+        self._observer = observer
+
+    text = _read_only("_text", "The text after the command word, the bot's @-mention removed (the whole "
+                               "text for the fallback).")
+    command = _read_only("_command", "The command's name (also when an alias was typed); for a card submit, "
+                                     "the action's name.")
+    room_id = _read_only("_room_id", "The room the message or card submit came from.")
+    sender_id = _read_only("_sender_id", "Who wrote it.")
+    message = _read_only("_message", "The whole Webex message; None for a card submit.")
+    action = _read_only("_action", "The whole card submit; None for a message.")
+    in_thread = _read_only("_in_thread", "Whether the message was written in a thread.")
+
+    @property
+    def words(self) -> list[str]:
+        """``text`` split into words, the command word not included (a new list each time)."""
+        return list(self._words)
 
     @property
     def sender_email(self) -> str:
         """The sender's email; for a card submit it costs one lookup, made only when asked for."""
-        if not self._sender_email and self.sender_id:
-            person = self.client.person(self.sender_id)
+        if not self._sender_email and self._sender_id:
+            person = self._client.person(self._sender_id)
             self._sender_email = ((person.emails or [""])[0] if person is not None else "").lower()
         return self._sender_email
 
     @property
     def room_type(self) -> str:
         """``direct`` or ``group``; for a card submit it costs one lookup, made only when asked for."""
-        if not self._room_type and self.room_id:
-            self._room_type = self.client.room(self.room_id).type or ""
+        if not self._room_type and self._room_id:
+            self._room_type = self._client.room(self._room_id).type or ""
         return self._room_type
 
     @property
     def thread_id(self) -> Optional[str]:
         """The message a thread reply answers under: a card's own thread when the card was in one."""
         if self._thread_id is None and self._card_message_id:
-            card = self.client.message(self._card_message_id)
+            card = self._client.message(self._card_message_id)
             self._thread_id = card.parentId or card.id
         return self._thread_id
 
@@ -65,12 +105,17 @@ class Context:
     @property
     def inputs(self) -> dict[str, Any]:
         """The inputs of a submitted card (empty for a message)."""
-        return dict(self.action.inputs) if self.action is not None else {}
+        return dict(self._action.inputs) if self._action is not None else {}
 
     @property
-    def commands(self) -> list["Handler"]:
-        """The commands this sender may run here (what ``help`` lists)."""
-        return list(self._commands)
+    def commands(self) -> tuple["CommandInfo", ...]:
+        """The commands this sender may run here (what ``help`` lists), as read-only descriptions."""
+        return self._commands
+
+    @property
+    def sent(self) -> tuple[Any, ...]:
+        """The messages sent through this context so far, in order."""
+        return tuple(self._sent)
 
     def reply(self, content: Union[str, Reply, None] = None, **options: Any) -> Any:
         """Send a reply now (e.g. "working on it…" before long work); returns the sent message.
@@ -83,9 +128,12 @@ class Context:
             reply = Reply(markdown=content, **options)
         last = None
         for one in replies_of(reply):
-            threaded = one.thread if one.thread is not None else self.in_thread
-            last = self.client.send(**message_fields(one, room_id=self.room_id, sender_id=self.sender_id,
-                                                     thread_id=self.thread_id if threaded else None,
-                                                     in_thread=self.in_thread))
-            self.sent.append(last)
+            parent = self.thread_id if goes_in_thread(one, asked_in_thread=self._in_thread) else None
+            fields = message_fields(one, room_id=self._room_id, sender_id=self._sender_id, parent_id=parent)
+            if self._observer is not None:
+                self._observer.sending(fields)
+            last = self._client.send(**fields)
+            if self._observer is not None:
+                self._observer.sent(last)
+            self._sent.append(last)
         return last

@@ -10,35 +10,38 @@ import logging
 import queue
 import secrets
 import threading
-from typing import Callable, Optional
+from typing import Any, Optional
 
-from webexpythonsdk import ApiError
-
+from . import ids
 from .access import Access
-from .arguments import UsageError, bind, split_words
+from .arguments import bind, split_words
 from .context import Context
 from .dedupe import Dedupe
-from .events import CARD_ACTION, Event
+from .events import CARD_ACTION, Event, Outcome
+from .handled import SENDING, Answering, HandledLog, InFlight, reply_digest
 from .mentions import mentions_bot, strip_mention
-from .registry import Handler, Registry
+from .registry import CommandInfo, Handler, Registry
 from .replies import replies_of
-from .webex import WebexAuthError, WebexClient, WebexUnavailable
+from .errors import UsageError, WebexAuthError, WebexError, WebexUnavailable
+from .webex import WebexClient
 
 log = logging.getLogger(__name__)
 BOT_DOMAINS = ("@webex.bot", "@sparkbot.io")
-ACCEPTED, DUPLICATE, IGNORED, BUSY = "accepted", "duplicate", "ignored", "busy"
+MAX_LOOK_BACK = 100  # messages after a question searched for a reply sent just before a crash
 
 
 class Dispatcher:
     def __init__(self, *, client: WebexClient, registry: Registry, access: Access = Access(),
                  allow_bots: bool = False, workers: int = 8, queue_size: int = 1000,
-                 dedupe: Optional[Dedupe] = None, on_handled: Optional[Callable[[Event], None]] = None) -> None:
+                 dedupe: Optional[Dedupe] = None, record: Optional[HandledLog] = None) -> None:
+        """``record`` is the on-disk record of answered messages: it survives restarts, so what was
+        answered before one is not answered again, and what was being answered is checked first."""
         self.client = client
         self.registry = registry
         self.access = access
         self.allow_bots = allow_bots
         self.dedupe = dedupe or Dedupe()
-        self.on_handled = on_handled
+        self.record = record
         self.me = client.me()
         self._queue: queue.Queue[Optional[Event]] = queue.Queue(maxsize=queue_size)
         self._workers = [threading.Thread(target=self._work, name=f"dispatch-{n}", daemon=True)
@@ -52,21 +55,25 @@ class Dispatcher:
         return self
 
     # -- intake (called from the receiver's or the websocket's thread) ---------------------------
-    def submit(self, event: Event) -> str:
+    def submit(self, event: Event) -> Outcome:
         """Queue ``event`` unless it is ours, seen already, or the pool is full; say which."""
         if not self._accepting:
-            return BUSY
-        if event.person_id and event.person_id.rstrip("=") == self.me.id.rstrip("="):
-            return IGNORED
-        if not self.dedupe.first_time(event.key):
-            return DUPLICATE
+            return Outcome.BUSY
+        if ids.same(event.person_id, self.me.id):
+            return Outcome.IGNORED
+        if (self.record is not None and event.key in self.record) or not self.dedupe.first_time(event.key):
+            return Outcome.DUPLICATE
         try:
             self._queue.put_nowait(event)
         except queue.Full:
             self.dedupe.forget(event.key)
             log.error("dispatcher queue full: event %s refused, Webex or the catch-up will bring it again", event.id)
-            return BUSY
-        return ACCEPTED
+            return Outcome.BUSY
+        return Outcome.ACCEPTED
+
+    def idle(self) -> bool:
+        """Nothing queued and no handler running (an event counts until its handler returns)."""
+        return self._queue.unfinished_tasks == 0
 
     def drain(self, timeout: float) -> bool:
         """Stop accepting, let queued and running handlers finish (at most ``timeout`` s)."""
@@ -98,15 +105,16 @@ class Dispatcher:
             if event.kind == CARD_ACTION:
                 self._on_card_action(event)
             else:
-                self._on_message(event)
-                if self.on_handled is not None:
-                    self.on_handled(event)
+                answering = Answering(self.record, event.id, event.created) if self.record is not None else None
+                self._on_message(event, answering)
+                if answering is not None:
+                    answering.sent()
             self.handled += 1
         except (WebexUnavailable, WebexAuthError) as exc:
             self.dedupe.forget(event.key)
             log.error("could not handle %s %s: %s", event.kind, event.id, exc)
-        except ApiError as exc:
-            if exc.status_code == 404:
+        except WebexError as exc:
+            if exc.status == 404:
                 log.info("%s %s is gone (deleted, or not visible to the bot) before it could be read",
                          event.kind, event.id)
             else:
@@ -114,13 +122,13 @@ class Dispatcher:
         except Exception:
             log.exception("unexpected failure handling %s %s", event.kind, event.id)
 
-    def _on_message(self, event: Event) -> None:
+    def _on_message(self, event: Event, answering: Optional[Answering]) -> None:
         if event.person_email and event.room_id and not self.access.allows(event.person_email, event.room_id):
             log.info("ignored a message from %s: not allowed by the bot's access rules", event.person_email)
             return
         message = self.client.message(event.id)
         email = (message.personEmail or "").lower()
-        if message.personId == self.me.id:
+        if ids.same(message.personId, self.me.id):
             return
         if email.endswith(BOT_DOMAINS) and not self.allow_bots:
             log.info("ignored a message from the bot %s (BOT_ALLOW_BOTS is off)", email)
@@ -128,28 +136,53 @@ class Dispatcher:
         if not self.access.allows(email, message.roomId):
             log.info("ignored a message from %s: not allowed by the bot's access rules", email)
             return
+        if answering is not None and self._answered_before_a_crash(event, message, answering.interrupted):
+            answering.sent()
+            return
         html = getattr(message, "html", None)
         text = message.text or ""
         if message.roomType != "direct" or mentions_bot(html, self.me.id):
             text = strip_mention(text, html, self.me.id, self.me.displayName)
         words = split_words(text)
-        thread_id = message.parentId or message.id
-        ctx = Context(client=self.client, room_id=message.roomId, room_type=message.roomType or "",
-                      sender_id=message.personId, sender_email=email, text=text, words=words,
-                      message=message, thread_id=thread_id, in_thread=message.parentId is not None,
-                      commands=self._commands_for(email, message.roomId))
         handler = self.registry.find(words[0]) if words else None
+        command, rest, rest_words = "", text, words
+        if handler is not None:
+            parts = text.split(None, 1)
+            command, rest, rest_words = handler.name, parts[1].strip() if len(parts) > 1 else "", words[1:]
+        ctx = Context(client=self.client, room_id=message.roomId, room_type=message.roomType or "",
+                      sender_id=message.personId, sender_email=email, command=command, text=rest,
+                      words=tuple(rest_words), message=message, thread_id=message.parentId or message.id,
+                      in_thread=message.parentId is not None, commands=self._commands_for(email, message.roomId),
+                      observer=answering)
         if handler is None:
             self._no_command(ctx)
             return
-        ctx.command = handler.name
-        parts = text.split(None, 1)
-        ctx.text = parts[1].strip() if len(parts) > 1 else ""
-        ctx.words = words[1:]
         if not handler.access.allows(email, message.roomId):
             ctx.reply(f"Sorry, you may not use `{handler.name}` here.")
             return
         self._run(handler, ctx, ctx.words)
+
+    def _answered_before_a_crash(self, event: Event, message: Any, state: Optional[InFlight]) -> bool:
+        """Whether an earlier run's reply to ``message`` reached Webex although it was not recorded.
+
+        Only a reply that was on its way when the process died leaves the doubt; in a direct room the
+        bot looks for it after the question. A bot may not list a group room (only what mentions it),
+        so there the doubt is settled against answering twice.
+        """
+        if state is None or state.state != SENDING:
+            return False
+        if message.roomType != "direct":
+            log.warning("message %s was being answered when the bot stopped; a bot cannot look in a group room "
+                        "for its reply, so it is not answered again", event.id)
+            return True
+        later = self.client.recent_messages(message.roomId, mentioning_me=False, limit=MAX_LOOK_BACK,
+                                            while_=lambda m: m.created >= message.created)
+        found = any(ids.same(m.personId, self.me.id) and
+                    state.digest in (reply_digest(getattr(m, "markdown", None), None), reply_digest(None, m.text))
+                    for m in later)
+        if found:
+            log.info("message %s was answered just before the bot stopped; not answering it again", event.id)
+        return found
 
     def _on_card_action(self, event: Event) -> None:
         action = self.client.card_action(event.id)
@@ -169,8 +202,8 @@ class Dispatcher:
                       card_message_id=action.messageId, commands=self._commands_for(email, action.roomId))
         self._run(handler, ctx, [])
 
-    def _commands_for(self, email: str, room_id: str) -> list[Handler]:
-        return [h for h in self.registry.commands() if not h.hidden and h.access.allows(email, room_id)]
+    def _commands_for(self, email: str, room_id: str) -> tuple[CommandInfo, ...]:
+        return tuple(h.info for h in self.registry.commands() if not h.hidden and h.access.allows(email, room_id))
 
     def _no_command(self, ctx: Context) -> None:
         if self.registry.fallback is not None:

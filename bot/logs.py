@@ -3,13 +3,19 @@ from __future__ import annotations
 
 import logging
 import re
-import warnings
 from typing import Iterable
-
-from webexpythonsdk import RateLimitWarning
 
 BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 MASK = "***"
+CLIP = 80
+
+
+def clip(value: object, limit: int = CLIP) -> str:
+    """``repr`` of a value that came from the network, cut to ``limit`` characters: an attacker
+    decides how long it is, and a log line must stay a line."""
+    text = repr(value) if not isinstance(value, str) else value
+    text = text.encode("unicode_escape", "backslashreplace").decode("ascii") if not text.isprintable() else text
+    return text if len(text) <= limit else f"{text[:limit]}…({len(text)} chars)"
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -52,6 +58,9 @@ def setup_logging(level: str, secrets: Iterable[str] = ()) -> RedactingFilter:
     handler._webex_bot = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
+    # Python warnings (a library's deprecation or rate-limit notice) become log lines too: one format,
+    # and the same redaction, instead of raw text on stderr.
+    logging.captureWarnings(True)
     for noisy in ("urllib3", "waitress", "websockets", "pyngrok", "webexpythonsdk"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     return redactor

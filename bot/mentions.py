@@ -6,12 +6,12 @@ starts with the bot's name. The ``html`` says exactly which words are the mentio
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 
 from bs4 import BeautifulSoup
 from bs4.element import NavigableString, PreformattedString, Tag
+
+from . import ids
 
 BLOCKS = frozenset({"p", "div", "li", "ul", "ol", "blockquote", "pre", "table", "tr",
                     "h1", "h2", "h3", "h4", "h5", "h6"})
@@ -20,29 +20,10 @@ BREAK = "\x01"  # marks a <br>
 AFTER_MENTION = re.compile(r"^[^\S\n]*[:,]")
 
 
-def _same_person(one: str, other: str) -> bool:
-    """Whether two Webex ids name the same person, whatever their padding or form.
-
-    REST ids are base64 of ``ciscospark://<cluster>/PEOPLE/<uuid>``, padded or not; some clients put
-    the bare uuid in a mention. Both reduce to the uuid.
-    """
-    return _normal(one) == _normal(other)
-
-
-def _normal(rest_id: str) -> str:
-    raw = rest_id.strip().rstrip("=")
-    try:
-        decoded = base64.b64decode(raw.translate(str.maketrans("-_", "+/")) + "=" * (-len(raw) % 4),
-                                   validate=True).decode()
-    except (binascii.Error, ValueError):
-        return raw
-    return decoded.rsplit("/", 1)[-1].lower() if decoded.startswith("ciscospark://") else raw
-
-
 def _bot_mentions(soup: BeautifulSoup, bot_id: str) -> list[Tag]:
     return [tag for tag in soup.find_all("spark-mention")
             if tag.get("data-object-type", "person") == "person"
-            and _same_person(str(tag.get("data-object-id", "")), bot_id)]
+            and ids.same(str(tag.get("data-object-id", "")), bot_id)]
 
 
 def mentions_bot(html: str | None, bot_id: str) -> bool:

@@ -1,4 +1,8 @@
-"""Plugin discovery: the built-in ``commands`` package, extra folders, and installed packages.
+"""Plugin discovery: the built-in commands, the examples folder, extra folders, installed packages.
+
+The built-ins (``bot.builtins``) come with the package. ``commands/`` in the folder the bot runs in
+(a clone of this project, the sandbox, a workshop) is loaded by path, so an installed bot run
+elsewhere lists only what its user wrote.
 
 A plugin is a Python module with decorated functions. A plugin that fails to import is reported with
 its file and reason while the others still load; two handlers with one name stop the start-up with
@@ -24,6 +28,14 @@ from .registry import Handler, Registry, marked_handler
 
 log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "webex_bot.commands"
+BUILTINS = "bot.builtins"
+LOCAL_FOLDER = "commands"
+
+
+def local_commands() -> list[Path]:
+    """``commands/`` in the current folder, when there is one."""
+    folder = Path.cwd() / LOCAL_FOLDER
+    return [folder] if folder.is_dir() else []
 
 
 @dataclass(frozen=True)
@@ -69,10 +81,25 @@ def handlers_in(obj: Any) -> Iterator[Handler]:
             yield handler
 
 
+def _imported_files() -> dict[Path, ModuleType]:
+    """The modules imported already, by their file: a plugin file that another plugin (or a test)
+    imported under its own name is loaded as that same module, not run a second time."""
+    found = {}
+    for module in list(sys.modules.values()):
+        location = getattr(module, "__file__", None)
+        if location:
+            found[Path(location).resolve()] = module
+    return found
+
+
 def _folder_modules(folder: Path) -> Iterator[tuple[str, Any]]:
     tag = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:8]
+    imported = _imported_files()
     for path in sorted(folder.glob("*.py")):
         if path.name.startswith("_"):
+            continue
+        if path.resolve() in imported:
+            yield str(path), imported[path.resolve()]
             continue
         name = f"webex_bot_plugins_{tag}.{path.stem}"
         spec = importlib.util.spec_from_file_location(name, path)
@@ -112,17 +139,19 @@ def _entry_point_objects() -> Iterator[tuple[str, Any]]:
             yield point.value, PluginError(f"{point.name} ({point.value})", _reason(exc))
 
 
-def load_plugins(folders: Iterable[Path] = (), *, packages: Iterable[str] = ("commands",),
-                 use_entry_points: bool = True, extra: Iterable[Any] = ()) -> tuple[Registry, list[PluginError]]:
+def load_plugins(folders: Iterable[Path] = (), *, packages: Iterable[str] = (BUILTINS,),
+                 use_entry_points: bool = True, local: bool = True,
+                 extra: Iterable[Any] = ()) -> tuple[Registry, list[PluginError]]:
     """Collect every handler into a new Registry; DuplicateCommand when two share a name.
 
-    ``extra`` takes modules or decorated functions directly (the test kit uses it).
+    ``local`` adds ``commands/`` of the current folder before ``folders``; ``extra`` takes modules or
+    decorated functions directly (the test kit uses it).
     """
     registry = Registry()
     errors: list[PluginError] = []
     seen: set[tuple[Any, ...]] = set()
     sources: list[Iterable[tuple[str, Any]]] = [_package_modules(p) for p in packages]
-    sources += [_folder_modules(Path(f)) for f in folders]
+    sources += [_folder_modules(Path(f)) for f in [*(local_commands() if local else []), *folders]]
     if use_entry_points:
         sources.append(_entry_point_objects())
     sources.append((getattr(obj, "__name__", repr(obj)), obj) for obj in extra)

@@ -17,7 +17,10 @@ from typing import Callable, Optional
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from .events import BadEvent, Event
+from .errors import BadEvent
+from .events import Event, Outcome
+from .logs import clip
+from .refusals import Refusals
 
 log = logging.getLogger(__name__)
 PROBE_RESOURCE = "webex-bot-probe"
@@ -42,17 +45,17 @@ def is_stale(created: str, max_age: float, now: Optional[datetime] = None) -> bo
     """True when ``created`` is older than ``max_age`` seconds (a replayed delivery)."""
     try:
         moment = datetime.fromisoformat(created.replace("Z", "+00:00"))
-    except ValueError:
+        if moment.tzinfo is None:  # Webex writes UTC; a time without a zone must not crash the route
+            moment = moment.replace(tzinfo=timezone.utc)
+        return ((now or datetime.now(timezone.utc)) - moment).total_seconds() > max_age
+    except (ValueError, OverflowError):  # an odd time (year 1 at -23:59) is no reason to refuse
         return False
-    if moment.tzinfo is None:  # Webex writes UTC; a time without a zone must not crash the route
-        moment = moment.replace(tzinfo=timezone.utc)
-    return ((now or datetime.now(timezone.utc)) - moment).total_seconds() > max_age
 
 
 class Receiver:
     """The Flask app of the webhook route; ``submit`` takes each verified event."""
 
-    def __init__(self, submit: Callable[[Event], str], *, secret: Optional[str] = None,
+    def __init__(self, submit: Callable[[Event], Outcome], *, secret: Optional[str] = None,
                  max_body_bytes: int = 1024 * 1024, max_age: float = 3600.0) -> None:
         self.secret = secret or secrets.token_hex(32)
         self.path = f"/webhook/{secrets.token_urlsafe(24)}"
@@ -60,35 +63,56 @@ class Receiver:
         self.max_age = max_age
         self.submit = submit
         self.probes = 0
+        self.refusals = Refusals()
         self.app = self._create_app()
+
+    @property
+    def secrets(self) -> tuple[str, str]:
+        """What no log line may show: the signing secret and the path's random segment."""
+        return self.secret, self.path.rsplit("/", 1)[1]
 
     def _create_app(self) -> Flask:
         app = Flask("bot.receiver", static_folder=None)  # Flask would serve /static/<file> otherwise
         app.config["MAX_CONTENT_LENGTH"] = self.max_body_bytes
-        app.add_url_rule(self.path, "webhook", self._webhook, methods=["POST"])
+        # Only POST: Flask would answer OPTIONS by itself, telling a prober the route exists.
+        app.add_url_rule(self.path, "webhook", self._webhook, methods=["POST"], provide_automatic_options=False)
 
         @app.errorhandler(HTTPException)
         def plain_error(exc: HTTPException) -> Response:
+            if exc.code == 405:
+                self.refusals.note("wrong method", "refused a %s request to the webhook route", clip(request.method, 10))
             return _answer(exc.code or 500, exc.name.lower())
+
+        @app.errorhandler(Exception)
+        def unexpected(exc: Exception) -> Response:
+            # Flask's own log line would name the request path, and with it the route's secret.
+            log.error("the webhook route failed unexpectedly (%s); Webex will deliver again", type(exc).__name__,
+                      exc_info=exc)
+            return _answer(500, "internal error")
 
         return app
 
     def _webhook(self) -> Response:
         body = request.get_data(cache=False)
         if len(body) > self.max_body_bytes:
+            self.refusals.note("too large", "refused a webhook request of %d bytes from %s", len(body),
+                               request.remote_addr)
             return _answer(413, "body too large")
         header = request.headers.get("X-Spark-Signature")
         if not header:
-            log.warning("refused an unsigned webhook request from %s", request.remote_addr)
+            self.refusals.note("unsigned", "refused an unsigned webhook request from %s", request.remote_addr)
             return _answer(401, "missing signature")
         if not signature_ok(self.secret, body, header):
-            log.warning("refused a webhook request with a bad signature from %s", request.remote_addr)
+            self.refusals.note("bad signature", "refused a webhook request with a bad signature from %s",
+                               request.remote_addr)
             return _answer(403, "bad signature")
         try:
             envelope = json.loads(body)
-        except ValueError:
+        except Exception:  # not only ValueError: deep nesting raises RecursionError
+            self.refusals.note("malformed", "refused a signed webhook request that is not JSON")
             return _answer(400, "malformed JSON")
         if not isinstance(envelope, dict):
+            self.refusals.note("malformed", "refused a signed webhook request that is not a JSON object")
             return _answer(400, "the body is not a JSON object")
         if envelope.get("resource") == PROBE_RESOURCE:
             self.probes += 1
@@ -96,13 +120,14 @@ class Receiver:
         try:
             event = Event.from_webhook(envelope)
         except BadEvent as exc:
+            self.refusals.note("malformed", "refused a signed webhook delivery: %s", exc)
             return _answer(400, str(exc))
         if is_stale(event.created, self.max_age):
-            log.warning("ignored a delivery of %s created %s: older than %ss", event.id, event.created,
-                        int(self.max_age))
+            self.refusals.note("stale", "ignored a delivery of %s created %s: older than %ss", event.id,
+                               clip(event.created, 40), int(self.max_age))
             return _answer(200, "stale")
         outcome = self.submit(event)
-        return _answer(503 if outcome == "busy" else 200, outcome)
+        return _answer(503 if outcome is Outcome.BUSY else 200, outcome.value)
 
 
 @functools.lru_cache(maxsize=64)

@@ -6,13 +6,27 @@ collects marked functions into a ``Registry``, so two bots in one process never 
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional
 
 from .access import Access
+from .arguments import usage
+from .errors import DuplicateCommand
 
 MARK = "__webex_bot_handler__"
+
+
+@dataclass(frozen=True)
+class CommandInfo:
+    """A command as ``ctx.commands`` shows it to plugins (``help``): a description, not the handler."""
+
+    name: str
+    aliases: tuple[str, ...]
+    summary: str  # the first line of the help
+    help: str  # the whole help text
+    usage: str  # e.g. ``deploy <service> [--replicas:int]``
 
 
 @dataclass(frozen=True)
@@ -38,8 +52,18 @@ class Handler:
     @property
     def summary(self) -> str:
         """The first line of the help: the ``help=`` text, else the docstring's first line."""
-        text = self.help or inspect.getdoc(self.function) or ""
-        return text.strip().splitlines()[0] if text.strip() else ""
+        text = self.help_text
+        return text.splitlines()[0] if text else ""
+
+    @property
+    def help_text(self) -> str:
+        """The whole help: the ``help=`` text, else the docstring."""
+        return inspect.cleandoc(self.help or inspect.getdoc(self.function) or "").strip()
+
+    @functools.cached_property
+    def info(self) -> CommandInfo:
+        """The read-only description plugins get (made once: ``help`` may list it on every message)."""
+        return CommandInfo(self.name, self.aliases, self.summary, self.help_text, usage(self.name, self.function))
 
 
 def _mark(handler: Handler) -> Callable[..., Any]:
@@ -79,10 +103,6 @@ def marked_handler(obj: Any) -> Optional[Handler]:
     """The handler a decorator attached to ``obj``, if any."""
     handler = getattr(obj, MARK, None)
     return handler if isinstance(handler, Handler) else None
-
-
-class DuplicateCommand(Exception):
-    """Two handlers claim one name; the message names both files."""
 
 
 class Registry:

@@ -51,9 +51,16 @@ def replies_of(result: Any) -> Iterator[Reply]:
         raise TypeError(f"a handler may return None, a str, a Reply or a list of them, not {type(result).__name__}")
 
 
-def message_fields(reply: Reply, *, room_id: str, sender_id: str, thread_id: Optional[str],
-                   in_thread: bool) -> dict[str, Any]:
-    """The POST /messages fields of ``reply``, for a question asked in ``room_id`` by ``sender_id``."""
+def goes_in_thread(reply: Reply, *, asked_in_thread: bool) -> bool:
+    """The one rule for threads: where the question was, unless the reply says otherwise; never for
+    a direct message to the sender (it goes to another room)."""
+    threaded = asked_in_thread if reply.thread is None else reply.thread
+    return threaded and not reply.direct
+
+
+def message_fields(reply: Reply, *, room_id: str, sender_id: str, parent_id: Optional[str]) -> dict[str, Any]:
+    """The POST /messages fields of ``reply``, for a question asked in ``room_id`` by ``sender_id``;
+    ``parent_id`` is the thread to answer under, as ``goes_in_thread`` decided."""
     fields: dict[str, Any] = {"toPersonId": sender_id} if reply.direct else {"roomId": room_id}
     if reply.markdown is not None:
         fields["markdown"] = reply.markdown
@@ -63,8 +70,6 @@ def message_fields(reply: Reply, *, room_id: str, sender_id: str, thread_id: Opt
         fields["files"] = [str(reply.file)]
     if reply.card is not None:
         fields["attachments"] = [{"contentType": CARD_TYPE, "content": reply.card}]
-    threaded = in_thread if reply.thread is None else reply.thread
-    if threaded and thread_id and not reply.direct:
-        fields["parentId"] = thread_id
+    if parent_id:
+        fields["parentId"] = parent_id
     return fields
-

@@ -10,33 +10,34 @@ import errno
 import logging
 import threading
 from datetime import datetime, timezone
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
+from . import ids
 from .catchup import catch_up, iso
 from .config import Config
 from .dispatcher import Dispatcher
+from .errors import StartupError, TransportError, TunnelError
 from .handled import HandledLog
 from .plugins import load_plugins
 from .receiver import Receiver
 from .registry import Registry
 from .supervisor import Supervisor
-from .tunnels import CloudflaredTunnel, NgrokTunnel, StaticUrl, Tunnel, TunnelError
+from .tunnels import CloudflaredTunnel, NgrokTunnel, StaticUrl, Tunnel
 from .wdm import DeviceRegistry
 from .webex import WebexClient
 from .webhooks import Webhooks
-from .websocket import TransportError, WebsocketTransport, uuid_of
+from .websocket import WebsocketTransport
 from .wsgi import BackgroundServer
 
 log = logging.getLogger(__name__)
 
 
-class StartupError(Exception):
-    """The bot cannot start; the message says why and what to do, in a line or two."""
-
-
 class BotRunner:
-    def __init__(self, config: Config, *, registry: Optional[Registry] = None, extra: Iterable[Any] = ()) -> None:
+    def __init__(self, config: Config, *, registry: Optional[Registry] = None, extra: Iterable[Any] = (),
+                 redact: Callable[..., None] = lambda *secrets: None) -> None:
+        """``redact`` is told each secret made at start (the webhook's), before any log line can hold it."""
         self.config = config
+        self._redact = redact
         self.client = WebexClient(config.token, config.api_url)
         self._registry = registry
         self._extra = list(extra)
@@ -49,6 +50,8 @@ class BotRunner:
         self.websocket: Optional[WebsocketTransport] = None
         # Set when the bot can no longer receive messages; run_bot.py then exits non-zero.
         self.failed = threading.Event()
+        self._catch_up_lock = threading.Lock()
+        self.catch_ups = 0  # catch-ups finished, for whoever waits for one (the tests, a doctor)
         self.failure = ""
 
     @property
@@ -75,7 +78,7 @@ class BotRunner:
         self.handled.start_mark(iso(datetime.now(timezone.utc)))
         self.dispatcher = Dispatcher(client=self.client, registry=registry, access=self.config.access,
                                      allow_bots=self.config.allow_bots, workers=self.config.workers,
-                                     on_handled=lambda e: self.handled.record(e.id, e.created)).start()
+                                     record=self.handled).start()
         if self.config.transport == "websocket":
             self._start_websocket()
         else:
@@ -87,6 +90,7 @@ class BotRunner:
         over to the websocket."""
         assert self.dispatcher is not None
         self.receiver = Receiver(self.dispatcher.submit, max_body_bytes=self.config.max_body_bytes)
+        self._redact(*self.receiver.secrets)
         self.server = self._serve(self.receiver)
         log.info("webhook receiver listening on %s:%s", self.config.host, self.server.port)
         self.webhooks = Webhooks(self.client, bot_name=bot_name, instance=self.config.instance,
@@ -115,8 +119,8 @@ class BotRunner:
         assert self.dispatcher is not None
         registry = DeviceRegistry(self.config.token, self.config.u2c_url, self.config.instance)
         self.websocket = WebsocketTransport(registry=registry, token=self.config.token,
-                                            my_uuid=uuid_of(self.client.me().id), submit=self.dispatcher.submit,
-                                            catch_up=self.catch_up, keep_device=self.config.keep_device,
+                                            my_uuid=ids.uuid_of(self.client.me().id), submit=self.dispatcher.submit,
+                                            catch_up=self._catch_up_logged, keep_device=self.config.keep_device,
                                             ping_interval=self.config.ws_ping_interval,
                                             pong_timeout=self.config.ws_pong_timeout, on_fatal=self._fail)
         try:
@@ -126,10 +130,11 @@ class BotRunner:
         threading.Thread(target=self._catch_up_logged, name="catch-up", daemon=True).start()
 
     def _catch_up_logged(self) -> None:
-        """Catch up without holding up the start (each Webex call is a round trip)."""
+        """Catch up from a thread of its own (the start's, the websocket's): a failure is logged, and the
+        next reconnect, gap or start catches up again."""
         try:
             self.catch_up()
-        except Exception as exc:  # a sequence gap or the next start catches up again
+        except Exception as exc:
             log.warning("catch-up failed: %s", exc)
 
     def _fall_back(self, reason: str) -> None:
@@ -156,7 +161,10 @@ class BotRunner:
     def catch_up(self) -> int:
         """Answer what arrived while the bot could not be reached."""
         assert self.handled is not None and self.dispatcher is not None
-        return catch_up(self.client, self.handled, self.dispatcher.submit)
+        with self._catch_up_lock:  # one at a time: a second one that waits sees what the first submitted
+            submitted = catch_up(self.client, self.handled, self.dispatcher.submit)
+            self.catch_ups += 1
+            return submitted
 
     def _tunnel(self) -> Tunnel:
         config = self.config

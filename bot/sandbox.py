@@ -16,6 +16,7 @@ import sys
 import tempfile
 import webbrowser
 from pathlib import Path
+from typing import Callable
 
 from .config import Config
 from .emulator import Emulator
@@ -45,7 +46,8 @@ def _has_desktop() -> bool:
 class Sandbox:
     """A running emulator plus the bot under ``config`` pointed at it."""
 
-    def __init__(self, config: Config, port: int = SANDBOX_PORT) -> None:
+    def __init__(self, config: Config, port: int = SANDBOX_PORT,
+                 redact: Callable[..., None] = lambda *secrets: None) -> None:
         self.emulator = _start_emulator(port)
         control = self.emulator.control
         self.bot = control.create_bot("Sandbox Bot", "sandbox-bot@webex.bot")
@@ -58,7 +60,7 @@ class Sandbox:
         self.runner = BotRunner(dataclasses.replace(
             config, token=self.bot["token"], api_url=self.emulator.api_url, u2c_url=self.emulator.u2c_url,
             transport="webhook", tunnel="none", public_url=None, host="127.0.0.1", port=0,
-            instance="sandbox", state_dir=self.state)).start()
+            instance="sandbox", state_dir=self.state), redact=redact).start()
 
     @property
     def chat_url(self) -> str:

@@ -111,9 +111,13 @@ def testbot_plugins() -> list[Any]:
 
 @pytest.fixture
 def testbot(webex_emulator: Emulator, webex_bot_account: Json, webex_person: Json,
-            testbot_plugins: list[Any]) -> Iterator[Chat]:
-    """A running bot and a person in a direct room with it: ``testbot.say(...)``, ``testbot.reply()``."""
-    runner = start_test_bot(webex_emulator, webex_bot_account["token"], testbot_plugins)
+            testbot_plugins: list[Any], tmp_path: Path) -> Iterator[Chat]:
+    """A running bot and a person in a direct room with it: ``testbot.say(...)``, ``testbot.reply()``.
+
+    The bot keeps its state (the record of handled messages) in the test's own ``tmp_path``.
+    """
+    runner = start_test_bot(webex_emulator, webex_bot_account["token"], testbot_plugins,
+                            state_dir=tmp_path / "testbot-state")
     chat = Chat(webex_emulator.control, webex_bot_account, webex_person)
     chat.runner = runner
     try:

@@ -11,14 +11,10 @@ from typing import Any, Optional
 
 import requests
 
-from .errors import TransientOrPermanent
+from .errors import DeviceError
 
 log = logging.getLogger(__name__)
 TOO_MANY = "excessive device registrations"
-
-
-class DeviceError(TransientOrPermanent):
-    """Registration failed; ``permanent`` when retrying cannot help (bad token, device limit)."""
 
 
 class DeviceRegistry:

@@ -1,94 +1,139 @@
 """The one seam to the Webex REST API, built on webexpythonsdk.
 
-The real Webex, the emulator and a rate-limit retry all sit behind this class: the SDK itself waits
-out a 429 for its Retry-After; here a 5xx or a dropped connection is retried with backoff, and a
-refused token becomes a clear ``WebexAuthError``.
+The real Webex, the emulator and rate limits all sit behind this class: every REST call of the bot
+is a method here, run under the one retry policy (5xx and dropped connections with backoff, 429 for
+its Retry-After). The SDK's own errors stay inside: callers see ``WebexError`` and its kinds, with
+Webex's status and trackingId, and a refused token as a clear ``WebexAuthError``.
 """
 from __future__ import annotations
 
+import itertools
 import logging
-import time
 from typing import Any, Callable, Optional, TypeVar
+from urllib.parse import quote
 
 import requests
-from webexpythonsdk import ApiError, WebexAPI
+from webexpythonsdk import ApiError, RateLimitError, WebexAPI
+
+from . import ids
+from .errors import WebexAuthError, WebexError, WebexUnavailable
+from .logs import clip
+from .retry import TRANSIENT, RetryPolicy, Verdict, rate_limited
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+AUTH_HELP = ("Webex refused the bot token (401): check WEBEX_BOT_TOKEN; a regenerated token replaces the old "
+             "one")
 
 
-class WebexAuthError(Exception):
-    """Webex refused the bot's token."""
+def _classify(exc: Exception) -> Optional[Verdict]:
+    if isinstance(exc, RateLimitError):
+        return rate_limited(exc.retry_after)
+    if isinstance(exc, ApiError) and exc.status_code >= 500:
+        return TRANSIENT
+    if isinstance(exc, requests.ConnectionError):
+        return TRANSIENT
+    return None
 
 
-class WebexUnavailable(Exception):
-    """Webex kept failing (5xx or no connection) after the retries."""
+def segment(value: str, what: str) -> str:
+    """``value`` as one quoted URL path segment, once it is known to be a Webex id: an id from an
+    envelope (``../webhooks``) must never change which endpoint is called."""
+    if not ids.valid(value):
+        raise WebexError(f"{what}: {clip(value)} is not a Webex id; not calling Webex with it")
+    return quote(value, safe="")
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ApiError):
+        return f"Webex answered {exc.status_code}"
+    return f"cannot reach Webex ({type(exc).__name__})"
 
 
 class WebexClient:
-    def __init__(self, token: str, api_url: str, *, retries: int = 3, backoff: float = 0.5,
-                 timeout: int = 30) -> None:
-        self.api = WebexAPI(access_token=token, base_url=api_url, wait_on_rate_limit=True,
-                            single_request_timeout=timeout)
+    def __init__(self, token: str, api_url: str, *, retry: RetryPolicy = RetryPolicy(), timeout: int = 30) -> None:
+        # Rate limits are waited out by our policy, not the SDK's: one policy, and no warnings
+        # printed past the bot's log format.
+        self._api = WebexAPI(access_token=token, base_url=api_url, wait_on_rate_limit=False,
+                             single_request_timeout=timeout)
         self.token = token
-        self._retries = retries
-        self._backoff = backoff
+        self.retry = retry
         self._me: Any = None
 
     def call(self, what: str, function: Callable[[], T]) -> T:
-        """Run one API call, retrying server errors and dropped connections with backoff."""
-        for attempt in range(self._retries + 1):
-            try:
-                return function()
-            except ApiError as exc:
-                if exc.status_code == 401:
-                    raise WebexAuthError(
-                        "Webex refused the bot token (401): check WEBEX_BOT_TOKEN; a regenerated token "
-                        "replaces the old one") from None
-                if exc.status_code < 500 or attempt == self._retries:
-                    if exc.status_code >= 500:
-                        raise WebexUnavailable(f"{what}: Webex answered {exc.status_code} "
-                                               f"{self._retries + 1} times (trackingId {exc.tracking_id})") from exc
-                    raise
-                log.warning("%s: Webex answered %s, retrying", what, exc.status_code)
-            except requests.ConnectionError as exc:
-                if attempt == self._retries:
-                    raise WebexUnavailable(f"{what}: cannot reach Webex ({type(exc).__name__}): check the network "
-                                           "or proxy (HTTPS_PROXY), and WEBEX_API_URL") from exc
-                log.warning("%s: cannot reach Webex, retrying", what)
-            time.sleep(self._backoff * 2 ** attempt)
-        raise AssertionError("unreachable")
+        """Run one API call under the retry policy; failures become ``WebexError``s."""
+        def warn(exc: Exception, wait: float) -> None:
+            log.warning("%s: %s, retrying in %.1fs", what, _describe(exc), wait)
+
+        try:
+            return self.retry.run(function, classify=_classify, on_retry=warn)
+        except ApiError as exc:
+            raise self._error(what, exc) from None
+        except requests.ConnectionError as exc:
+            raise WebexUnavailable(f"{what}: cannot reach Webex ({type(exc).__name__}): check the network or "
+                                   "proxy (HTTPS_PROXY), and WEBEX_API_URL") from None
+
+    def _error(self, what: str, exc: ApiError) -> WebexError:
+        status, tracking = exc.status_code, exc.tracking_id or ""
+        if status == 401:
+            return WebexAuthError(AUTH_HELP, status=status, tracking_id=tracking, permanent=True)
+        if isinstance(exc, RateLimitError):
+            return WebexUnavailable(f"{what}: Webex kept answering 429 (rate limited) after "
+                                    f"{self.retry.rate_limit_attempts} tries (trackingId {tracking})",
+                                    status=status, tracking_id=tracking)
+        if status >= 500:
+            return WebexUnavailable(f"{what}: Webex answered {status} {self.retry.attempts} times "
+                                    f"(trackingId {tracking})", status=status, tracking_id=tracking)
+        return WebexError(f"{what}: Webex answered {status} {exc.message or exc.status or ''}".rstrip()
+                          + f" (trackingId {tracking})", status=status, tracking_id=tracking)
 
     def me(self) -> Any:
         """The bot's own person, asked once and kept."""
         if self._me is None:
-            self._me = self.call("people/me", self.api.people.me)
+            self._me = self.call("people/me", self._api.people.me)
         return self._me
 
     def message(self, message_id: str) -> Any:
-        return self.call("get message", lambda: self.api.messages.get(message_id))
+        return self.call("get message", lambda: self._api.messages.get(segment(message_id, "get message")))
 
     def card_action(self, action_id: str) -> Any:
-        return self.call("get card action", lambda: self.api.attachment_actions.get(action_id))
+        return self.call("get card action",
+                         lambda: self._api.attachment_actions.get(segment(action_id, "get card action")))
 
     def send(self, **fields: Any) -> Any:
         """POST /messages; ``files`` may name one local file (sent as multipart by the SDK)."""
-        return self.call("send message", lambda: self.api.messages.create(**fields))
+        return self.call("send message", lambda: self._api.messages.create(**fields))
 
     def room(self, room_id: str) -> Any:
-        return self.call("get room", lambda: self.api.rooms.get(room_id))
-
-    def webhooks(self) -> list[Any]:
-        return self.call("list webhooks", lambda: list(self.api.webhooks.list()))
-
-    def create_webhook(self, **fields: Any) -> Any:
-        return self.call("create webhook", lambda: self.api.webhooks.create(**fields))
-
-    def update_webhook(self, webhook_id: str, **fields: Any) -> Any:
-        return self.call("update webhook", lambda: self.api.webhooks.update(webhook_id, **fields))
-
-    def delete_webhook(self, webhook_id: str) -> None:
-        self.call("delete webhook", lambda: self.api.webhooks.delete(webhook_id))
+        return self.call("get room", lambda: self._api.rooms.get(segment(room_id, "get room")))
 
     def person(self, person_id: str) -> Optional[Any]:
-        return self.call("get person", lambda: self.api.people.get(person_id))
+        return self.call("get person", lambda: self._api.people.get(segment(person_id, "get person")))
+
+    def rooms_by_activity(self, limit: int) -> list[Any]:
+        """The bot's rooms, the most recently active first, at most ``limit`` (pages read lazily)."""
+        return self.call("list rooms", lambda: list(itertools.islice(
+            self._api.rooms.list(sortBy="lastactivity", max=100), limit)))
+
+    def recent_messages(self, room_id: str, *, mentioning_me: bool, while_: Callable[[Any], bool],
+                        limit: int) -> list[Any]:
+        """The room's messages, newest first, as long as ``while_`` holds, at most ``limit``.
+
+        ``mentioning_me`` lists only those that mention the bot: all a bot may list in a group room.
+        """
+        filters = {"mentionedPeople": "me"} if mentioning_me else {}
+        return self.call("list messages", lambda: list(itertools.takewhile(while_, itertools.islice(
+            self._api.messages.list(roomId=room_id, max=50, **filters), limit))))
+
+    def webhooks(self) -> list[Any]:
+        return self.call("list webhooks", lambda: list(self._api.webhooks.list()))
+
+    def create_webhook(self, **fields: Any) -> Any:
+        return self.call("create webhook", lambda: self._api.webhooks.create(**fields))
+
+    def update_webhook(self, webhook_id: str, **fields: Any) -> Any:
+        return self.call("update webhook",
+                         lambda: self._api.webhooks.update(segment(webhook_id, "update webhook"), **fields))
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self.call("delete webhook", lambda: self._api.webhooks.delete(segment(webhook_id, "delete webhook")))

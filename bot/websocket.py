@@ -8,7 +8,6 @@ jitter; close codes that mean "never" stop the transport with a clear reason.
 """
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import queue
@@ -23,15 +22,16 @@ import requests
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from .dispatcher import BUSY
-from .events import CARD_ACTION, MESSAGE, Event
-from .wdm import DeviceError, DeviceRegistry
+from . import ids
+from .errors import DeviceError, TransportError
+from .events import CARD_ACTION, MESSAGE, Event, Outcome
+from .logs import clip
+from .retry import TRANSIENT, RetryPolicy, Verdict, rate_limited
+from .wdm import DeviceRegistry
 
 log = logging.getLogger(__name__)
 QUERY = "outboundWireFormat=text&bufferStates=true&aliasHttpStatus=true"
 READY_EVENTS = ("mercury.buffer_state", "mercury.registration_status")
-LOOKUP_RETRIES = 3
-LOOKUP_BACKOFF = 0.5  # seconds, doubling
 PERMANENT_CLOSES = {
     4400: "Webex rejected the websocket request (4400)",
     4401: "Webex refused the bot token on the websocket (4401): check WEBEX_BOT_TOKEN",
@@ -41,21 +41,29 @@ PERMANENT_CLOSES = {
 }
 
 
-def uuid_of(rest_id: str) -> str:
-    """The uuid at the end of a REST id (``ciscospark://<cluster>/<TYPE>/<uuid>``, base64)."""
-    padded = rest_id + "=" * (-len(rest_id) % 4)
-    return base64.b64decode(padded).decode(errors="replace").rsplit("/", 1)[-1]
+class _Retryable(Exception):
+    """A lookup answer worth asking again (429 or 5xx), carrying the response."""
+
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
 
 
-class TransportError(Exception):
-    """The websocket transport cannot run; the message says why and what to do."""
+def _classify_lookup(exc: Exception) -> Optional[Verdict]:
+    if isinstance(exc, requests.ConnectionError):
+        return TRANSIENT
+    if isinstance(exc, _Retryable):
+        if exc.response.status_code == 429:
+            return rate_limited(float(exc.response.headers.get("Retry-After") or 15))
+        return TRANSIENT
+    return None
 
 
 class WebsocketTransport:
     def __init__(self, *, registry: DeviceRegistry, token: str, my_uuid: str, submit: Callable[[Event], str],
-                 catch_up: Callable[[], int], keep_device: bool = False, ping_interval: float = 15.0,
+                 catch_up: Callable[[], object], keep_device: bool = False, ping_interval: float = 15.0,
                  pong_timeout: float = 14.0, max_backoff: float = 32.0,
-                 on_fatal: Optional[Callable[[str], None]] = None) -> None:
+                 on_fatal: Optional[Callable[[str], None]] = None, retry: RetryPolicy = RetryPolicy()) -> None:
         self.registry = registry
         self.token = token
         self.my_uuid = my_uuid
@@ -66,6 +74,7 @@ class WebsocketTransport:
         self.pong_timeout = pong_timeout
         self.max_backoff = max_backoff
         self.on_fatal = on_fatal
+        self.retry = retry
         self.device: Optional[dict[str, Any]] = None
         self.fatal: Optional[str] = None
         self.connections = 0
@@ -162,6 +171,8 @@ class WebsocketTransport:
                      additional_headers={"Authorization": f"Bearer {self.token}"}) as ws:
             self._ws = ws
             self.connections += 1
+            # Sequence numbers count per connection: the old connection's highest would hide every gap.
+            self._last_sequence = None
             ws.send(json.dumps({"id": str(uuid.uuid4()), "type": "authorization",
                                 "data": {"token": f"Bearer {self.token}"}}))
             try:
@@ -219,6 +230,10 @@ class WebsocketTransport:
         if event_type in READY_EVENTS:
             if not self._ready.is_set():
                 log.info("websocket ready")
+                if self.connections > 1:
+                    # Webex may or may not replay what was sent while no connection was up: what it
+                    # does replay is deduplicated, the rest is found over REST.
+                    self._catch_up_async("reconnected")
             self._ready.set()
             self._ack(envelope.get("id"))
             return
@@ -235,18 +250,22 @@ class WebsocketTransport:
         last = self._last_sequence
         if last is not None and number > last + 1:
             self.gaps += 1
-            log.warning("websocket: events %d to %d never arrived; catching up over REST", last + 1, number - 1)
-            threading.Thread(target=self.catch_up, name="gap-catch-up", daemon=True).start()
+            self._catch_up_async(f"events {last + 1} to {number - 1} never arrived")
         self._last_sequence = number if last is None else max(last, number)
+
+    def _catch_up_async(self, reason: str) -> None:
+        """Ask REST for what this connection did not bring, off the connection's thread."""
+        log.warning("websocket: %s; catching up over REST", clip(reason))
+        threading.Thread(target=self.catch_up, name="websocket-catch-up", daemon=True).start()
 
     def _deliver(self, envelope_id: str, activity: dict[str, Any]) -> None:
         """Map the activity to its REST id, hand it to the dispatcher, then acknowledge it; an event the
         dispatcher refuses (full, or stopping) stays un-acked so that Webex sends it again."""
         try:
             target = self._target(activity)
-        except (requests.RequestException, ValueError, KeyError) as exc:
-            log.warning("websocket: could not look up activity %s (%s); Webex sends it again after a reconnect",
-                        activity.get("id"), exc)
+        except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+            # Left un-acked: Webex may send it again after a reconnect; if it does not, REST finds it.
+            self._catch_up_async(f"could not look up activity {clip(activity.get('id'), 40)} ({clip(str(exc))})")
             return
         if target is not None:
             kind, rest_id = target
@@ -256,13 +275,14 @@ class WebsocketTransport:
                                         person_email=str(actor.get("emailAddress", "")),
                                         room_type="direct" if "ONE_ON_ONE" in tags else "group",
                                         created=str(activity.get("published", "")), transport="websocket"))
-            if outcome == BUSY:
+            if outcome is Outcome.BUSY:
+                self._catch_up_async("the bot was too busy to take an event")
                 return
         self._ack(envelope_id)
 
     def _target(self, activity: dict[str, Any]) -> Optional[tuple[str, str]]:
         """The (kind, REST id) an activity calls for, or None when there is nothing to do."""
-        if (activity.get("actor") or {}).get("id") == self.my_uuid:
+        if ids.same(str((activity.get("actor") or {}).get("id", "")), self.my_uuid):
             return None
         verb = activity.get("verb")
         obj = activity.get("object") or {}
@@ -284,22 +304,25 @@ class WebsocketTransport:
         for the REST calls: an event left un-acked comes again only after a reconnect, maybe hours later.
         """
         target = activity["target"]
+        if not (ids.valid_uuid(activity_uuid) and ids.valid_uuid(target["id"])):
+            raise ValueError("the activity names no uuid")
         url = target["url"].replace(f"conversations/{target['id']}", f"{kind}/{activity_uuid}")
-        for attempt in range(LOOKUP_RETRIES + 1):
-            last = attempt == LOOKUP_RETRIES
-            wait = LOOKUP_BACKOFF * 2 ** attempt
-            try:
-                response = self._http.get(url, timeout=15)
-            except requests.ConnectionError:
-                if last:
-                    raise
-            else:
-                if last or (response.status_code != 429 and response.status_code < 500):
-                    response.raise_for_status()
-                    return str(response.json()["id"])
-                if response.status_code == 429:
-                    wait = float(response.headers.get("Retry-After") or 15)
-            log.info("websocket: looking up activity %s failed; retrying in %.1fs", activity_uuid, wait)
-            if self._stopping.wait(wait):
-                break
-        raise requests.ConnectionError("the transport stopped before the lookup succeeded")
+
+        def get() -> str:
+            response = self._http.get(url, timeout=15)
+            if response.status_code == 429 or response.status_code >= 500:
+                raise _Retryable(response)
+            response.raise_for_status()
+            rest_id = response.json()["id"]
+            if not ids.valid(rest_id):
+                raise ValueError("the conversation service answered no Webex id")
+            return str(rest_id)
+
+        def note(exc: Exception, wait: float) -> None:
+            log.info("websocket: looking up activity %s failed (%s); retrying in %.1fs", activity_uuid, exc, wait)
+
+        try:
+            return self.retry.run(get, classify=_classify_lookup, sleep=self._stopping.wait, on_retry=note)
+        except _Retryable as exc:
+            exc.response.raise_for_status()
+            raise

@@ -1,1 +1,3 @@
-"""Built-in command plugins. Every module here is loaded at start; copy one to write your own."""
+"""Example command plugins to copy. The bot loads this folder by path when it runs from the folder
+that holds it (a clone of this project, the sandbox, a workshop); an installed bot brings only the
+built-in commands of ``bot.builtins``."""

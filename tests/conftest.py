@@ -1,31 +1,52 @@
-"""Fixtures shared by the test modules."""
+"""Fixtures the test modules share beyond the plugin kit's own (``bot.testing``, a pytest plugin:
+``webex_emulator``, ``webex_person``, ``webex_bot_account``, ``testbot``, ``testbot_plugins``)."""
 from __future__ import annotations
 
+import urllib.request
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 from bot.emulator import ControlClient, Emulator
+from support import OFFLINE, Bots, end_stray_agents
 
 
 @pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    """A fresh local Webex per test, so no test sees another's people, rooms, calls or faults."""
-    with Emulator() as webex:
-        yield webex
+def control(webex_emulator: Emulator) -> ControlClient:
+    """The emulator's control client, which most end-to-end tests drive it with."""
+    return webex_emulator.control
 
 
 @pytest.fixture
-def control(emulator: Emulator) -> ControlClient:
-    return emulator.control
+def no_stray_agents(tmp_path: Path) -> Iterator[None]:
+    """Afterwards no fake agent of this test (fake ngrok, fake cloudflared: their state, log or command
+    line lie in the test's folder) may still run; survivors are killed and fail the test. pyngrok keeps
+    its agents in globals keyed by ``ngrok_path``, so one left over would leak into the next test."""
+    yield
+    survivors = end_stray_agents(tmp_path)
+    assert not survivors, f"fake agents outlived their test: {sorted(survivors)}"
 
 
 @pytest.fixture
-def bot(control: ControlClient) -> dict[str, Any]:
-    """A bot named Helper; its ``token`` is what the bot under test runs with."""
-    return control.create_bot("Helper", "helper@webex.bot")
+def bots(webex_emulator: Emulator, webex_bot_account: dict[str, Any], webex_person: dict[str, Any],
+         tmp_path: Path, no_stray_agents: None) -> Iterator[Bots]:
+    """``bots.start(**settings)`` runs the real bot as ``webex_bot_account``; every bot still running is
+    stopped at the end, failed test or not, and then no fake agent may be left (``no_stray_agents``).
+    A module overrides this fixture to add its own ``defaults``."""
+    started = Bots(webex_emulator, webex_bot_account, webex_person, tmp_path)
+    try:
+        yield started
+    finally:
+        started.stop_all()
 
 
 @pytest.fixture
-def person(control: ControlClient) -> dict[str, Any]:
-    return control.create_person("Ada Lovelace", "ada@example.com")
+def offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """This process as a laptop without a way out: the proxy variables (``OFFLINE``) point at a closed
+    local port, loopback stays direct."""
+    for name, value in OFFLINE.items():
+        monkeypatch.setenv(name, value)
+    urllib.request.install_opener(None)  # urlopen keeps the proxies it read first: read them again now
+    yield OFFLINE
+    urllib.request.install_opener(None)  # and again, from the environment as it was

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import time
 from pathlib import Path
 from typing import Literal
@@ -13,7 +14,8 @@ import requests
 from bot import Reply, card, card_action, command, fallback, file
 from bot.access import Access
 from bot.receiver import expected_signature
-from bot.testing import Chat, start_test_bot
+from bot.testing import Chat
+from support import Bots, deliveries_of, settle
 
 VOTE_CARD = {
     "type": "AdaptiveCard", "version": "1.3",
@@ -51,7 +53,7 @@ def plain(ctx):
 
 @command("export")
 def export(ctx):
-    path = Path(ctx.sender_email.replace("@", "_") + ".csv")
+    path = Path(tempfile.gettempdir()) / (ctx.sender_email.replace("@", "_") + ".csv")
     path.write_text("name,score\nada,3\n")
     try:
         ctx.reply(file(path.resolve(), markdown="here is the report"))
@@ -156,13 +158,15 @@ def test_text_reply(testbot):
     assert message["text"] == "just *text*" and "markdown" not in message
 
 
-def test_local_file_reply_is_uploaded(testbot, webex_emulator, webex_bot_account):
+def test_local_file_reply_is_uploaded(testbot, webex_emulator, webex_bot_account, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the handler writes its file
     testbot.say("export")
     [message] = testbot.replies()
     assert message["markdown"] == "here is the report"
     [url] = message["files"]
     content = requests.get(url, headers={"Authorization": f"Bearer {webex_bot_account['token']}"}, timeout=5)
     assert content.content == b"name,score\nada,3\n"
+    assert not list(tmp_path.glob("*.csv")), "the handler removes its file once sent"
 
 
 def test_card_and_its_submit(testbot, webex_emulator):
@@ -281,10 +285,12 @@ def test_exactly_two_webex_calls_for_a_plain_command(testbot, webex_emulator):
     testbot.say("shout warm up")
     testbot.reply()
     control = webex_emulator.control
+    assert testbot.runner is not None
+    settle(control, testbot.runner)
     control.clear_calls()
     testbot.say("shout counted")
     testbot.reply()
-    time.sleep(0.1)
+    settle(control, testbot.runner)  # a late extra call is then made already, and counted
     calls = [(c["method"], c["path"].rsplit("/", 1)[0] if c["path"].count("/") > 2 else c["path"])
              for c in control.calls(testbot.bot)]
     assert sorted(calls) == [("GET", "/v1/messages"), ("POST", "/v1/messages")]
@@ -301,7 +307,7 @@ def redeliver(runner, envelope: dict) -> requests.Response:
 def delivery_of(control, message: dict) -> dict:
     """The webhook envelope the emulator delivered for ``message``."""
     control.wait_deliveries_idle()
-    return next(d["body"] for d in control.deliveries() if d["body"]["data"]["id"] == message["id"])
+    return deliveries_of(control, message)[0]["body"]
 
 
 def test_redelivery_is_answered_once(testbot, webex_emulator):
@@ -343,63 +349,51 @@ def test_webex_down_for_good_loses_nothing_on_redelivery(testbot, webex_emulator
     assert testbot.reply() == "LATER"
 
 
-def test_global_access_rules(webex_emulator, webex_bot_account, webex_person):
-    control = webex_emulator.control
-    runner = start_test_bot(webex_emulator, webex_bot_account["token"], PLUGINS,
-                            access=Access.of(domains=["allowed.example"]))
-    try:
-        friend = control.create_person("Friend", "friend@allowed.example")
-        stranger_chat = Chat(control, webex_bot_account, webex_person)
-        friend_chat = Chat(control, webex_bot_account, friend)
-        stranger_chat.say("shout hi")
-        friend_chat.say("shout hi")
-        assert friend_chat.reply() == "HI"
-        with pytest.raises(TimeoutError):
-            stranger_chat.reply(timeout=0.5)
-    finally:
-        runner.stop(timeout=2)
+def refused_before_the_barrier(control, runner, refused: Chat, barrier: Chat, text: str, answer: str) -> None:
+    """``refused`` says ``text``, then ``barrier`` (whom the bot answers) does: once the barrier's
+    ``answer`` came and the bot is idle, anything the bot said to ``refused`` would be there already."""
+    refused.say(text)
+    barrier.say(text)
+    assert barrier.reply() == answer
+    settle(control, runner)
+    assert control.messages(room=refused.room, author=refused.bot) == []
 
 
-def test_other_bots_are_ignored_unless_allowed(webex_emulator, webex_bot_account):
-    control = webex_emulator.control
+def test_global_access_rules(bots: Bots, control):
+    runner = bots.start(*PLUGINS, access=Access.of(domains=["allowed.example"]))
+    friend = control.create_person("Friend", "friend@allowed.example")
+    refused_before_the_barrier(control, runner, bots.chat(), bots.chat(person=friend), "shout hi", "HI")
+
+
+def test_other_bots_are_ignored_unless_allowed(bots: Bots, control):
     other_bot = control.create_bot("Chatty Bot")
-    for allow_bots, expect_answer in ((False, False), (True, True)):
-        runner = start_test_bot(webex_emulator, webex_bot_account["token"], PLUGINS, allow_bots=allow_bots)
-        try:
-            chat = Chat(control, webex_bot_account, other_bot)
-            chat.say("shout beep")
-            if expect_answer:
-                assert chat.reply() == "BEEP"
-            else:
-                with pytest.raises(TimeoutError):
-                    chat.reply(timeout=0.5)
-        finally:
-            runner.stop(timeout=2)
+    runner = bots.start(*PLUGINS, allow_bots=False)
+    refused_before_the_barrier(control, runner, bots.chat(person=other_bot), bots.chat(), "shout beep", "BEEP")
+    bots.stop(runner)
+    bots.start(*PLUGINS, allow_bots=True)
+    chat = bots.chat(person=other_bot)
+    chat.say("shout beep")
+    assert chat.reply() == "BEEP"
 
 
-def test_custom_fallback_gets_what_is_no_command(webex_emulator, webex_bot_account, webex_person):
+def test_custom_fallback_gets_what_is_no_command(bots: Bots):
     @fallback
     def to_llm(ctx):
         return f"you said: {ctx.text}"
 
-    runner = start_test_bot(webex_emulator, webex_bot_account["token"], [shout, to_llm])
-    try:
-        chat = Chat(webex_emulator.control, webex_bot_account, webex_person)
-        chat.say("what is the weather")
-        assert chat.reply() == "you said: what is the weather"
-        chat.say("shout still works")
-        assert chat.reply() == "STILL WORKS"
-    finally:
-        runner.stop(timeout=2)
+    bots.start(shout, to_llm)
+    chat = bots.chat()
+    chat.say("what is the weather")
+    assert chat.reply() == "you said: what is the weather"
+    chat.say("shout still works")
+    assert chat.reply() == "STILL WORKS"
 
 
-def test_open_bot_warns_at_start(webex_emulator, webex_bot_account, caplog):
+def test_open_bot_warns_at_start(bots: Bots, caplog):
     with caplog.at_level(logging.WARNING, logger="bot.runner"):
-        runner = start_test_bot(webex_emulator, webex_bot_account["token"])
-    runner.stop(timeout=2)
+        bots.stop(bots.start())
     assert any("answers everyone" in r.getMessage() for r in caplog.records)
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="bot.runner"):
-        runner = start_test_bot(webex_emulator, webex_bot_account["token"], access=Access.of(["a@b.c"]))
-    runner.stop(timeout=2)
+        bots.stop(bots.start(access=Access.of(["a@b.c"])))
     assert not any("answers everyone" in r.getMessage() for r in caplog.records)

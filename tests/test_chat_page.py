@@ -83,11 +83,12 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[tuple[Emulator, dict[str, Any]]]:
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulator, dict[str, Any]]]:
     """One emulator and one running bot for the module; each test talks to it as a new person."""
     with Emulator() as emulator:
         bot = emulator.control.create_bot("Sandbox Bot", "sandbox-bot@webex.bot")
-        runner = start_test_bot(emulator, bot["token"], plugins=[lunch, vote, fancy])
+        runner = start_test_bot(emulator, bot["token"], plugins=[lunch, vote, fancy],
+                                state_dir=tmp_path_factory.mktemp("chat-page-bot"))
         try:
             yield emulator, bot
         finally:

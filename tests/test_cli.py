@@ -11,8 +11,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +20,8 @@ from webexpythonsdk import WebexAPI
 from bot.config import DEFAULT_API_URL, ConfigError, load_config
 from bot.emulator import Emulator
 from bot.logs import MASK, redact, setup_logging
+from support import finish, free_port, hook_name, output, program_env, run_bot, until
 
-REPO = Path(__file__).resolve().parents[1]
-RUN_BOT = str(REPO / "run_bot.py")
 OPTIONS = ("--transport", "--tunnel", "--public-url", "--host", "--port", "--commands", "--api-url", "--instance",
            "--keep-webhooks", "--log-level")
 VARIABLES = ("WEBEX_BOT_TOKEN", "BOT_TRANSPORT", "BOT_TUNNEL", "BOT_PUBLIC_URL", "BOT_HOST", "BOT_PORT",
@@ -33,28 +30,14 @@ VARIABLES = ("WEBEX_BOT_TOKEN", "BOT_TRANSPORT", "BOT_TUNNEL", "BOT_PUBLIC_URL",
 Json = dict[str, Any]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def clean_env(home: Path, **variables: str) -> dict[str, str]:
-    """Only what Python needs, plus ``variables``: no token leaks in from the developer's shell."""
-    return {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "PYTHONPATH": str(REPO),
-            "PYTHONUNBUFFERED": "1", **variables}
-
-
 def start(cwd: Path, *args: str, **variables: str) -> subprocess.Popen:
-    """run_bot.py in ``cwd``, its output going to files there (a pipe nobody reads could block it)."""
-    with open(cwd / "stdout.txt", "w") as out, open(cwd / "stderr.txt", "w") as err:
-        return subprocess.Popen([sys.executable, RUN_BOT, *args], cwd=cwd, env=clean_env(cwd, **variables),
-                                stdout=out, stderr=err, text=True)
+    """run_bot.py in ``cwd`` with only what Python needs plus ``variables``: no token leaks in from the
+    developer's shell, and nothing beyond this machine is reachable."""
+    return run_bot(cwd, program_env(cwd, **variables), *args)
 
 
 def outcome(process: subprocess.Popen, cwd: Path, timeout: float = 30) -> tuple[int, str, str]:
-    code = process.wait(timeout)
-    return code, (cwd / "stdout.txt").read_text(), (cwd / "stderr.txt").read_text()
+    return (finish(process, timeout), *output(cwd))
 
 
 def run(cwd: Path, *args: str, **variables: str) -> tuple[int, str, str]:
@@ -67,11 +50,6 @@ def one_error_line(stderr: str) -> str:
     assert len(lines) == 1, stderr
     assert lines[0].startswith("error: ") and "Traceback" not in stderr
     return lines[0]
-
-
-@pytest.fixture
-def bot(emulator: Emulator) -> Json:
-    return emulator.control.create_bot("Helper", "helper@webex.bot")
 
 
 # -- the program ---------------------------------------------------------------------------------
@@ -117,16 +95,16 @@ def test_invalid_settings_are_one_line_each(tmp_path):
         assert "a-token-never-used" not in err
 
 
-def test_a_refused_token_from_the_env_file_is_one_line_without_the_token(tmp_path, emulator):
+def test_a_refused_token_from_the_env_file_is_one_line_without_the_token(tmp_path, webex_emulator):
     token = "Zm9yZ2VkLXRva2VuLXRoYXQtd2ViZXgtZG9lcy1ub3Qta25vdw"
     (tmp_path / ".env").write_text(f"WEBEX_BOT_TOKEN={token}\nBOT_LOG_LEVEL=DEBUG\n")
     code, out, err = run(tmp_path, "--tunnel", "none", "--public-url", "http://127.0.0.1:9", "--api-url",
-                         emulator.api_url)
+                         webex_emulator.api_url)
     assert code == 2
     line = one_error_line(err)
     assert "401" in line and "token" in line
     assert token not in out + err
-    assert [c["status"] for c in emulator.control.calls()] == [401]
+    assert [c["status"] for c in webex_emulator.control.calls()] == [401]
 
 
 def run_on_a_taken_port(tmp_path, emulator, bot):
@@ -139,35 +117,32 @@ def run_on_a_taken_port(tmp_path, emulator, bot):
                            f"http://127.0.0.1:{port}", "--api-url", emulator.api_url, WEBEX_BOT_TOKEN=bot["token"]))
 
 
-def test_a_port_in_use_is_an_error_saying_so(tmp_path, emulator, bot):
-    port, code, out, err = run_on_a_taken_port(tmp_path, emulator, bot)
+def test_a_port_in_use_is_an_error_saying_so(tmp_path, webex_emulator, webex_bot_account):
+    port, code, out, err = run_on_a_taken_port(tmp_path, webex_emulator, webex_bot_account)
     assert code == 2
-    assert "running as Helper" in err  # INFO is the default level
+    assert f"running as {webex_bot_account['displayName']}" in err  # INFO is the default level
     assert err.strip().splitlines()[-1].startswith(f"error: port {port} is in use")
-    assert "Traceback" not in err and bot["token"] not in out + err
-    assert emulator.control.webhooks() == []
+    assert "Traceback" not in err and webex_bot_account["token"] not in out + err
+    assert webex_emulator.control.webhooks() == []
 
 
-def test_the_env_file_is_read_and_the_environment_wins(tmp_path, emulator, bot):
+def test_the_env_file_is_read_and_the_environment_wins(tmp_path, webex_emulator, webex_bot_account):
     (tmp_path / ".env").write_text("# from the workshop handout\nWEBEX_BOT_TOKEN=refused-by-webex-123456\n"
                                    "BOT_LOG_LEVEL=ERROR\nBOT_INSTANCE=from-dotenv\n")
-    port, code, out, err = run_on_a_taken_port(tmp_path, emulator, bot)
+    port, code, out, err = run_on_a_taken_port(tmp_path, webex_emulator, webex_bot_account)
     assert code == 2
     # the environment's token won (Webex accepted it), the .env's ERROR level held the INFO lines back
     assert one_error_line(err).startswith(f"error: port {port} is in use")
-    assert [c["path"] for c in emulator.control.calls() if c["status"] == 401] == []
+    assert [c["path"] for c in webex_emulator.control.calls() if c["status"] == 401] == []
 
 
 def wait_for_hooks(emulator: Emulator, process: subprocess.Popen, cwd: Path, names: set[str],
                    timeout: float = 15) -> dict[str, Json]:
-    deadline = time.monotonic() + timeout
-    while True:
+    def made() -> dict[str, Json]:
+        assert process.poll() is None, output(cwd)[1]
         hooks = {h["name"]: h for h in emulator.control.webhooks() if h["name"] in names}
-        if len(hooks) == len(names):
-            return hooks
-        assert process.poll() is None, (cwd / "stderr.txt").read_text()
-        assert time.monotonic() < deadline, f"no webhooks {names}: {(cwd / 'stderr.txt').read_text()}"
-        time.sleep(0.05)
+        return hooks if len(hooks) == len(names) else {}
+    return until(made, f"webhooks {names}", timeout)
 
 
 def stop(process: subprocess.Popen, cwd: Path) -> tuple[str, str]:
@@ -177,47 +152,47 @@ def stop(process: subprocess.Popen, cwd: Path) -> tuple[str, str]:
     return out, err
 
 
-def test_a_full_run_answers_and_cleans_up_only_its_own_webhooks(tmp_path, emulator, bot):
-    control = emulator.control
+def test_a_full_run_answers_and_cleans_up_only_its_own_webhooks(tmp_path, webex_emulator, webex_bot_account):
+    control = webex_emulator.control
     person = control.create_person("Ada Lovelace", "ada@example.com")
-    room = control.direct_room(person, bot)
-    api = WebexAPI(access_token=bot["token"], base_url=emulator.api_url)
-    foreign = api.webhooks.create(name="Helper [production] messages", targetUrl="https://bot.example.org/hook",
+    room = control.direct_room(person, webex_bot_account)
+    api = WebexAPI(access_token=webex_bot_account["token"], base_url=webex_emulator.api_url)
+    foreign = api.webhooks.create(name=hook_name("production"), targetUrl="https://bot.example.org/hook",
                                   resource="messages", event="created", filter="roomType=group",
                                   secret="production-secret-0123456789")
     foreign_before = next(h for h in control.webhooks() if h["id"] == foreign.id)
-    ours = {"Helper [ci] messages", "Helper [ci] attachmentActions"}
+    ours = {hook_name("ci"), hook_name("ci", "attachmentActions")}
     port = free_port()
     public = f"http://127.0.0.1:{port}"
-    args = ("--tunnel", "none", "--port", str(port), "--public-url", public, "--api-url", emulator.api_url,
+    args = ("--tunnel", "none", "--port", str(port), "--public-url", public, "--api-url", webex_emulator.api_url,
             "--instance", "ci")
 
     first_dir = tmp_path / "first"
     first_dir.mkdir()
-    first = start(first_dir, *args, "--log-level", "DEBUG", WEBEX_BOT_TOKEN=bot["token"])
+    first = start(first_dir, *args, "--log-level", "DEBUG", WEBEX_BOT_TOKEN=webex_bot_account["token"])
     try:
-        hooks = wait_for_hooks(emulator, first, first_dir, ours)
-        secret = hooks["Helper [ci] messages"]["secret"]
+        hooks = wait_for_hooks(webex_emulator, first, first_dir, ours)
+        secret = hooks[hook_name("ci")]["secret"]
         for hook in hooks.values():
             assert hook["targetUrl"].startswith(public + "/webhook/") and hook["secret"] == secret
             assert hook["status"] == "active" and len(secret) >= 32
         control.post(person, "echo hi", room=room)
-        assert control.wait_for_messages(bot, room=room)[0]["text"] == "hi"
+        assert control.wait_for_messages(webex_bot_account, room=room)[0]["text"] == "hi"
     finally:
         out, err = stop(first, first_dir)
     assert [h for h in control.webhooks() if h["name"] in ours] == []
-    assert bot["token"] not in out + err and secret not in out + err
+    assert webex_bot_account["token"] not in out + err and secret not in out + err
 
     second_dir = tmp_path / "second"
     second_dir.mkdir()
-    second = start(second_dir, *args, "--keep-webhooks", WEBEX_BOT_TOKEN=bot["token"])
+    second = start(second_dir, *args, "--keep-webhooks", WEBEX_BOT_TOKEN=webex_bot_account["token"])
     try:
-        kept = wait_for_hooks(emulator, second, second_dir, ours)
+        kept = wait_for_hooks(webex_emulator, second, second_dir, ours)
     finally:
         out, err = stop(second, second_dir)
     assert {h["id"] for h in control.webhooks() if h["name"] in ours} == {h["id"] for h in kept.values()}
-    assert bot["token"] not in out + err
-    assert kept["Helper [ci] messages"]["secret"] not in out + err
+    assert webex_bot_account["token"] not in out + err
+    assert kept[hook_name("ci")]["secret"] not in out + err
     assert [h for h in control.webhooks() if h["id"] == foreign.id] == [foreign_before]
 
 

@@ -1,34 +1,31 @@
 """The cloudflared tunnel end to end: the real bot, the fake cloudflared (which really forwards HTTP),
 the emulator; and run_bot.py in a subprocess for its error lines and its clean stop.
 
-Every fake this file starts inherits ``FAKE_CLOUDFLARED_LOG`` naming the test's own folder, so the
-``fakes`` fixture finds each one still running afterwards (in /proc), kills it and fails the test.
+Every fake this file starts inherits ``FAKE_CLOUDFLARED_LOG`` naming the test's own folder, so
+``no_stray_agents`` finds each one still running afterwards (in /proc), kills it and fails the test.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Optional
 
 import pytest
 
 from bot.emulator import ControlClient, Emulator
 from bot.runner import BotRunner
-from bot.testing import Chat, start_test_bot
+from bot.testing import Chat
 from bot.tunnels import (CloudflaredTunnel, TunnelError, explain_cloudflared_failure, first_meaningful_line,
                          quick_tunnel_url)
-from support import alive, fakes_running, until
+from support import (Bots, agents_in, alive, answers, assert_webhooks_moved, deliveries_of, fakes_running, finish,
+                     logged, lost_while_the_tunnel_is_down, ours, program_env, run_bot, settle, until)
 
-REPO = Path(__file__).resolve().parents[1]
 FAKE = str(Path(__file__).parent / "fake_cloudflared" / "cloudflared")
 INSTANCE = "cf"
-OURS = {f"Helper [{INSTANCE}] messages", f"Helper [{INSTANCE}] attachmentActions"}
 INTERVAL = 0.2
 Json = dict[str, Any]
 
@@ -38,56 +35,25 @@ class Fakes:
         self.log = folder / "cloudflared.log"
 
     def events(self, kind: str) -> list[Json]:
-        lines = self.log.read_text().splitlines() if self.log.exists() else []
-        return [e for e in map(json.loads, lines) if e["kind"] == kind]
+        return logged(self.log, kind)
 
     def env(self) -> dict[str, str]:
         return {"FAKE_CLOUDFLARED_LOG": str(self.log)}
 
 
 @pytest.fixture
-def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fakes]:
-    """This test's fakes; afterwards none of them may still run (killed, and the test failed, if so)."""
-    for name in ("FAKE_CLOUDFLARED_FAIL", "FAKE_CLOUDFLARED_DELAY", "BOT_CLOUDFLARED_PATH"):
-        monkeypatch.delenv(name, raising=False)
-    world = Fakes(tmp_path)
-    for name, value in world.env().items():
-        monkeypatch.setenv(name, value)
-    yield world
-    survivors = fakes_running("fake_cloudflared", env=f"FAKE_CLOUDFLARED_LOG={world.log}")
-    for pid in survivors:
-        os.kill(pid, signal.SIGKILL)
-    assert not survivors, f"fake cloudflareds outlived their test: {survivors}"
+def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_stray_agents: None) -> Fakes:
+    """This test's fakes, which log into the test's folder: how ``no_stray_agents`` finds any left running."""
+    return agents_in(Fakes(tmp_path), monkeypatch,
+                     ("FAKE_CLOUDFLARED_FAIL", "FAKE_CLOUDFLARED_DELAY", "BOT_CLOUDFLARED_PATH"))
 
 
 @pytest.fixture
-def bots(emulator: Emulator, bot: Json, fakes: Fakes, tmp_path: Path) -> Iterator[Callable[..., BotRunner]]:
-    """Starts the real bot behind the fake cloudflared; each one is stopped at the end, failed test or not."""
-    running: list[BotRunner] = []
-
-    def start(**settings: Any) -> BotRunner:
-        options = {"tunnel": "cloudflared", "cloudflared_path": FAKE, "health_interval": INTERVAL,
-                   "state_dir": tmp_path / "state", "instance": INSTANCE, **settings}
-        running.append(start_test_bot(emulator, bot["token"], **options))
-        return running[-1]
-
-    try:
-        yield start
-    finally:
-        for runner in running:
-            runner.stop(timeout=2)
-
-
-def ours(control: ControlClient) -> dict[str, Json]:
-    return {h["name"]: h for h in control.webhooks() if h["name"] in OURS}
-
-
-def deliveries_of(control: ControlClient, message: Json) -> list[Json]:
-    return [d for d in control.deliveries() if d["body"]["data"]["id"] == message["id"]]
-
-
-def answers(control: ControlClient, bot: Json, room: Json, text: str) -> int:
-    return sum(1 for m in control.messages(room=room, author=bot) if m.get("text") == text)
+def bots(bots: Bots, fakes: Fakes, tmp_path: Path) -> Bots:
+    """Bots behind the fake cloudflared."""
+    bots.defaults.update(tunnel="cloudflared", cloudflared_path=FAKE, health_interval=INTERVAL,
+                         state_dir=tmp_path / "state", instance=INSTANCE)
+    return bots
 
 
 def tunnel_of(runner: BotRunner) -> CloudflaredTunnel:
@@ -104,21 +70,21 @@ def pid_of(runner: BotRunner) -> int:
 # -- through the tunnel ----------------------------------------------------------------------------
 
 def test_webhooks_point_at_the_quick_tunnel_and_a_message_is_answered_through_it(
-        bots: Callable[..., BotRunner], control: ControlClient, bot: Json, person: Json, fakes: Fakes,
+        bots: Bots, control: ControlClient, fakes: Fakes,
         tmp_path: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> None:
     caplog.set_level(logging.DEBUG, logger="bot.tunnels")
-    runner = bots()
+    runner = bots.start()
     assert runner.server is not None and runner.receiver is not None
     [started] = fakes.events("start")
     assert runner.public_url == f"http://{started['hostname']}" != runner.server.url
     assert started["upstream"] == f"http://127.0.0.1:{runner.server.port}"
     target = runner.public_url + runner.receiver.path
-    assert {(h["targetUrl"], h["status"]) for h in ours(control).values()} == {(target, "active")}
+    assert {(h["targetUrl"], h["status"]) for h in ours(control, INSTANCE).values()} == {(target, "active")}
     pid = pid_of(runner)
     assert int((tmp_path / "state" / f"cloudflared-{INSTANCE}.pid").read_text()) == pid == started["pid"]
     assert "--no-autoupdate" in Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
 
-    chat = Chat(control, bot, person)
+    chat = bots.chat()
     question = chat.say("echo through cloudflared")
     assert chat.reply() == "through cloudflared"
     assert [(d["targetUrl"], d["status"]) for d in deliveries_of(control, question)] == [(target, 200)]
@@ -130,47 +96,40 @@ def test_webhooks_point_at_the_quick_tunnel_and_a_message_is_answered_through_it
 
 
 def test_a_killed_cloudflared_is_restarted_and_the_webhooks_follow_its_new_url(
-        bots: Callable[..., BotRunner], control: ControlClient, bot: Json, person: Json, tmp_path: Path,
+        bots: Bots, control: ControlClient, tmp_path: Path,
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="bot")
-    runner = bots()
+    runner = bots.start()
     assert runner.supervisor is not None and runner.receiver is not None
-    chat = Chat(control, bot, person)
+    chat = bots.chat()
     chat.say("echo before")
     assert chat.reply() == "before"
-    before, old_url = ours(control), runner.public_url
+    old_url = runner.public_url
 
-    # Webex rate-limits moving the webhooks, so the message surely comes while they point at the dead URL.
-    control.inject("rate_limit", path="/v1/webhooks", method="PUT", retryAfter=1)
-    dead = pid_of(runner)
-    os.kill(dead, signal.SIGKILL)
-    until(lambda: not alive(dead), "the killed cloudflared to end", 5)
-    lost = chat.say("echo while it was dead")
-    assert control.wait_deliveries_idle()
-    [failed] = deliveries_of(control, lost)
-    assert failed["status"] is None and failed["targetUrl"].startswith(f"{old_url}/")
-    control.clear_faults()
+    def kill() -> int:
+        dead = pid_of(runner)
+        os.kill(dead, signal.SIGKILL)
+        until(lambda: not alive(dead), "the killed cloudflared to end", 5)
+        return dead
 
+    before, dead = lost_while_the_tunnel_is_down(control, runner, chat, INSTANCE, kill, "echo while it was dead")
     assert chat.reply() == "while it was dead"
     new_url = runner.public_url
     assert new_url and new_url != old_url and runner.supervisor.repairs >= 1
-    after = ours(control)
-    assert {n: h["id"] for n, h in after.items()} == {n: h["id"] for n, h in before.items()}
-    assert {(h["targetUrl"], h["status"]) for h in after.values()} == {(new_url + runner.receiver.path, "active")}
+    assert_webhooks_moved(control, runner, INSTANCE, before)
     new_pid = int((tmp_path / "state" / f"cloudflared-{INSTANCE}.pid").read_text())
     assert new_pid == pid_of(runner) != dead and alive(new_pid)
 
-    probes = runner.receiver.probes
-    until(lambda: runner.receiver is not None and runner.receiver.probes >= probes + 2, "two more health checks")
-    assert answers(control, bot, chat.room, "while it was dead") == 1
-    assert answers(control, bot, chat.room, "before") == 1
+    settle(control, runner, checks=2)
+    assert answers(control, bots.bot, chat.room, "while it was dead") == 1
+    assert answers(control, bots.bot, chat.room, "before") == 1
     [line] = [m for m in caplog.messages if m.startswith("repaired:")]
     assert f"tunnel restarted (new URL {new_url})" in line and "updated webhook" in line
     assert any("catch-up: 1 message(s)" in m for m in caplog.messages)
 
 
 def test_a_crashed_runs_cloudflared_is_ended_by_the_next_start(
-        bots: Callable[..., BotRunner], fakes: Fakes, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+        bots: Bots, fakes: Fakes, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="bot")
     leftover = subprocess.Popen([FAKE, "tunnel", "--url", "http://127.0.0.1:9", "--metrics", "127.0.0.1:0"],
                                 stderr=subprocess.DEVNULL)
@@ -179,7 +138,7 @@ def test_a_crashed_runs_cloudflared_is_ended_by_the_next_start(
         pid_file = tmp_path / "state" / f"cloudflared-{INSTANCE}.pid"
         pid_file.parent.mkdir()
         pid_file.write_text(str(leftover.pid))
-        runner = bots()
+        runner = bots.start()
         assert leftover.wait(5) == 0
         assert f"ended the cloudflared process (pid {leftover.pid}) left over by an earlier run" in caplog.messages
         assert int(pid_file.read_text()) == pid_of(runner) != leftover.pid
@@ -189,16 +148,15 @@ def test_a_crashed_runs_cloudflared_is_ended_by_the_next_start(
 
 
 def test_a_failing_cloudflared_under_auto_hands_over_to_the_websocket(
-        bots: Callable[..., BotRunner], control: ControlClient, bot: Json, person: Json,
-        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+        bots: Bots, control: ControlClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("FAKE_CLOUDFLARED_FAIL", "1")
     with caplog.at_level(logging.WARNING, logger="bot.runner"):
-        runner = bots(transport="auto")
+        runner = bots.start(transport="auto")
     assert runner.websocket is not None and runner.websocket.connected and runner.supervisor is None
     assert control.webhooks() == []
     [line] = [m for m in caplog.messages if "using the device websocket instead" in m]
     assert "cloudflared did not start" in line and "429 Too Many Requests" in line
-    chat = Chat(control, bot, person)
+    chat = bots.chat()
     chat.say("echo over the websocket")
     assert chat.reply() == "over the websocket"
 
@@ -220,27 +178,16 @@ def test_a_cloudflared_that_never_connects_is_given_up_after_the_timeout(fakes: 
 
 # -- run_bot.py ------------------------------------------------------------------------------------
 
-def run_bot(cwd: Path, emulator: Emulator, bot: Json, fakes: Fakes, *args: str, **variables: str) -> subprocess.Popen:
-    """run_bot.py with cloudflared for its tunnel, in ``cwd`` with an environment built from scratch; its
-    output goes to files there (an unread pipe could block it)."""
-    cwd.mkdir()
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(cwd), "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
-           "WEBEX_BOT_TOKEN": bot["token"], "WEBEX_API_URL": emulator.api_url, "BOT_STATE_DIR": str(cwd / "state"),
-           "BOT_INSTANCE": INSTANCE, "BOT_HEALTH_INTERVAL": str(INTERVAL), "BOT_CLOUDFLARED_PATH": FAKE,
-           **fakes.env(), **variables}
-    with open(cwd / "stdout.txt", "w") as out, open(cwd / "stderr.txt", "w") as err:
-        return subprocess.Popen([sys.executable, str(REPO / "run_bot.py"), "--tunnel", "cloudflared", "--port", "0",
-                                 *args], cwd=cwd, env={k: v for k, v in env.items() if v is not None},
-                                stdout=out, stderr=err)
-
-
-def finish(process: subprocess.Popen, timeout: float) -> int:
-    try:
-        return process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
-        raise
+def run_cloudflared_bot(cwd: Path, emulator: Emulator, bot: Json, fakes: Fakes, *args: str,
+                        **variables: Optional[str]) -> subprocess.Popen:
+    """run_bot.py with cloudflared for its tunnel, in ``cwd`` with an environment built from scratch
+    (a variable given as None is left out)."""
+    env = program_env(cwd, **{"WEBEX_BOT_TOKEN": bot["token"], "WEBEX_API_URL": emulator.api_url,
+                              "BOT_STATE_DIR": str(cwd / "state"), "BOT_INSTANCE": INSTANCE,
+                              "BOT_HEALTH_INTERVAL": str(INTERVAL), "BOT_CLOUDFLARED_PATH": FAKE, **fakes.env()})
+    env.update(variables)
+    return run_bot(cwd, {k: v for k, v in env.items() if v is not None}, "--tunnel", "cloudflared", "--port", "0",
+                   *args)
 
 
 def without_cloudflared(path: str) -> str:
@@ -263,8 +210,9 @@ FAILURES = {  # case: (variables, what the one error line must say)
 }
 
 
-def test_run_bot_explains_a_cloudflared_that_cannot_start(emulator: Emulator, control: ControlClient, bot: Json,
-                                                          fakes: Fakes, tmp_path: Path) -> None:
+def test_run_bot_explains_a_cloudflared_that_cannot_start(webex_emulator: Emulator, control: ControlClient,
+                                                          webex_bot_account: Json, fakes: Fakes,
+                                                          tmp_path: Path) -> None:
     path = without_cloudflared(os.environ.get("PATH", ""))
     broken = tmp_path / "broken" / "cloudflared"
     broken.parent.mkdir()
@@ -273,7 +221,8 @@ def test_run_bot_explains_a_cloudflared_that_cannot_start(emulator: Emulator, co
     runs = {}
     for case, (variables, _) in FAILURES.items():  # all at once: each takes a second or two
         variables = {k: v.format(folder=broken.parent) if v else v for k, v in variables.items()}
-        runs[case] = run_bot(tmp_path / case, emulator, bot, fakes, "--transport", "webhook", PATH=path, **variables)
+        runs[case] = run_cloudflared_bot(tmp_path / case, webex_emulator, webex_bot_account, fakes,
+                                         "--transport", "webhook", PATH=path, **variables)
     for case, process in runs.items():
         code = finish(process, 30)
         err = (tmp_path / case / "stderr.txt").read_text()
@@ -284,23 +233,24 @@ def test_run_bot_explains_a_cloudflared_that_cannot_start(emulator: Emulator, co
             assert words in errors[0], (case, words, errors[0])
         # Everything else is a log line of the bot's: nothing cloudflared printed reaches the terminal.
         assert all(line == errors[0] or line[:8].replace(":", "").isdigit() for line in err.splitlines() if line), err
-        assert "quick Tunnel on trycloudflare.com" not in err and bot["token"] not in err
-    assert ours(control) == {}
+        assert "quick Tunnel on trycloudflare.com" not in err and webex_bot_account["token"] not in err
+    assert ours(control, INSTANCE) == {}
 
 
-def test_run_bot_stops_on_sigterm_and_leaves_no_cloudflared(emulator: Emulator, control: ControlClient, bot: Json,
-                                                            person: Json, fakes: Fakes, tmp_path: Path) -> None:
-    process = run_bot(tmp_path / "run", emulator, bot, fakes, "--transport", "webhook")
+def test_run_bot_stops_on_sigterm_and_leaves_no_cloudflared(webex_emulator: Emulator, control: ControlClient,
+                                                            webex_bot_account: Json, webex_person: Json, fakes: Fakes,
+                                                            tmp_path: Path) -> None:
+    process = run_cloudflared_bot(tmp_path / "run", webex_emulator, webex_bot_account, fakes, "--transport", "webhook")
     pid_file = tmp_path / "run" / "state" / f"cloudflared-{INSTANCE}.pid"
     stderr = tmp_path / "run" / "stderr.txt"
     try:
         def up() -> bool:
             assert process.poll() is None, stderr.read_text()
-            return len(ours(control)) == 2 and pid_file.exists() and "bot is up" in stderr.read_text()
+            return len(ours(control, INSTANCE)) == 2 and pid_file.exists() and "bot is up" in stderr.read_text()
         until(up, "run_bot.py to come up", 15)
         fake = int(pid_file.read_text())
         assert "public URL: http://127.0.0.1:" in stderr.read_text() and "(cloudflared)" in stderr.read_text()
-        chat = Chat(control, bot, person)
+        chat = Chat(control, webex_bot_account, webex_person)
         chat.say("echo up")
         assert chat.reply() == "up"
     finally:
@@ -312,7 +262,7 @@ def test_run_bot_stops_on_sigterm_and_leaves_no_cloudflared(emulator: Emulator, 
     assert "Traceback" not in err and "quick Tunnel" not in err
     assert not alive(fake) and not pid_file.exists()
     assert fakes_running("fake_cloudflared", env=f"FAKE_CLOUDFLARED_LOG={fakes.log}") == []
-    assert ours(control) == {}
+    assert ours(control, INSTANCE) == {}
 
 
 # -- the pure parts --------------------------------------------------------------------------------

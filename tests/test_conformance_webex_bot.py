@@ -2,17 +2,25 @@
 
 webex-bot was written against the real Webex, so whatever it needs from U2C, WDM, Mercury and the
 conversation service, the emulator must serve the same way. It runs in its own virtualenv (its
-dependencies pin other versions than ours). The tests make that venv in ``.conformance-venv`` on first
-use, or take the python named in WEBEX_BOT_CONFORMANCE_PYTHON. Offline they skip, except under CI,
-where a missing conformance run is a failure.
+dependencies pin other versions than ours). The tests make that venv on first use in the user's cache
+folder (``$XDG_CACHE_HOME``, else ``~/.cache``, then ``webex-laptop-bot/conformance-venv``), outside the
+checkout and kept for the next run and the next clone, or take the python named in
+WEBEX_BOT_CONFORMANCE_PYTHON. Offline they skip, except under CI, where a missing conformance run is a
+failure.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+try:
+    import fcntl
+except ImportError:  # Windows: two first runs at once are not guarded there
+    fcntl = None  # type: ignore[assignment]
 
 import pytest
 
@@ -22,29 +30,46 @@ from bot.emulator.ids import decode_id
 DRIVER = Path(__file__).parent / "conformance" / "webex_bot_driver.py"
 WAIT = 30.0
 
-VENV = Path(__file__).resolve().parents[1] / ".conformance-venv"
 PACKAGE = "webex-bot==1.3.1"
+
+
+def cache_folder() -> Path:
+    """Where this project keeps what is worth keeping between runs: never in the checkout."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "webex-laptop-bot"
+
+
+@contextlib.contextmanager
+def held(lock: Path) -> Iterator[None]:
+    """One run at a time builds the venv: another (CI beside a developer's run) waits, then reuses it."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.fixture(scope="session")
 def conformance_python() -> str:
-    """A python with webex-bot installed, in a virtualenv of its own."""
+    """A python with webex-bot installed, in a virtualenv of its own, made once and then reused."""
     given = os.environ.get("WEBEX_BOT_CONFORMANCE_PYTHON")
     if given:
         return given
-    python = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    stamp = VENV / "installed.txt"
-    if not python.exists() or not stamp.exists() or stamp.read_text() != PACKAGE:
-        steps = [[sys.executable, "-m", "venv", "--clear", str(VENV)],
-                 [str(python), "-m", "pip", "install", "--quiet", PACKAGE]]
-        for step in steps:
-            done = subprocess.run(step, capture_output=True, text=True, timeout=600)
-            if done.returncode != 0:
-                reason = f"cannot install {PACKAGE} for the conformance test: {done.stderr.strip()[-500:]}"
-                if os.environ.get("CI"):
-                    pytest.fail(reason)
-                pytest.skip(reason)
-        stamp.write_text(PACKAGE)
+    venv = cache_folder() / "conformance-venv"
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    stamp = venv / "installed.txt"
+    made_for = f"{PACKAGE} with Python {sys.version_info.major}.{sys.version_info.minor}"
+    with held(cache_folder() / "conformance-venv.lock"):
+        if not python.exists() or not stamp.exists() or stamp.read_text() != made_for:
+            steps = [[sys.executable, "-m", "venv", "--clear", str(venv)],
+                     [str(python), "-m", "pip", "install", "--quiet", PACKAGE]]
+            for step in steps:
+                done = subprocess.run(step, capture_output=True, text=True, timeout=600)
+                if done.returncode != 0:
+                    reason = f"cannot install {PACKAGE} for the conformance test: {done.stderr.strip()[-500:]}"
+                    if os.environ.get("CI"):
+                        pytest.fail(reason)
+                    pytest.skip(reason)
+            stamp.write_text(made_for)
     return str(python)
 
 
@@ -73,11 +98,12 @@ class Driver:
 
 
 @pytest.fixture
-def driver(conformance_python: str, emulator: Emulator, tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], Driver]]:
+def driver(conformance_python: str, webex_emulator: Emulator,
+           tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], Driver]]:
     started: list[Driver] = []
 
     def start(bot: dict[str, Any]) -> Driver:
-        started.append(Driver(conformance_python, emulator, bot, tmp_path / "webex_bot.log"))
+        started.append(Driver(conformance_python, webex_emulator, bot, tmp_path / "webex_bot.log"))
         return started[-1]
 
     yield start
@@ -94,8 +120,8 @@ def has_input(message: dict[str, Any], input_id: str) -> bool:
     return walk(message.get("attachments", []))
 
 
-def test_webex_bot_echo_round_trip(emulator: Emulator, driver: Callable[[dict[str, Any]], Driver]) -> None:
-    control = emulator.control
+def test_webex_bot_echo_round_trip(webex_emulator: Emulator, driver: Callable[[dict[str, Any]], Driver]) -> None:
+    control = webex_emulator.control
     bot, alice = control.create_bot("Echo Bot"), control.create_person("Alice Smith")
     room = control.direct_room(alice, bot)
     webex_bot = driver(bot)
@@ -127,9 +153,9 @@ def test_webex_bot_echo_round_trip(emulator: Emulator, driver: Callable[[dict[st
     assert webex_bot.process.poll() is None, "webex-bot stopped while it should keep listening"
 
 
-def test_webex_bot_answers_a_mention_in_a_group_room(emulator: Emulator,
+def test_webex_bot_answers_a_mention_in_a_group_room(webex_emulator: Emulator,
                                                      driver: Callable[[dict[str, Any]], Driver]) -> None:
-    control = emulator.control
+    control = webex_emulator.control
     bot, alice, bob = control.create_bot("Echo Bot"), control.create_person("Alice"), control.create_person("Bob")
     group = control.create_group("Team", alice, [bot, bob])
     webex_bot = driver(bot)

@@ -7,14 +7,15 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 from webexpythonsdk import WebexAPI
 
-from bot.emulator import Emulator
+from bot.emulator import ControlClient, Emulator
 
 SECRET = "s3cret-for-this-run"
+Json = dict[str, Any]
 
 
 class Receiver:
@@ -47,12 +48,6 @@ class Receiver:
 
 
 @pytest.fixture
-def webex() -> Iterator[Emulator]:
-    with Emulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
 def receiver() -> Iterator[Receiver]:
     server = Receiver()
     yield server
@@ -61,15 +56,15 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def world(webex: Emulator):
-    control = webex.control
+def world(webex_emulator: Emulator) -> tuple[ControlClient, Json, Json, WebexAPI]:
+    control = webex_emulator.control
     bot = control.create_bot("Delivery Bot")
     ada = control.create_person("Ada Lovelace")
-    api = WebexAPI(access_token=bot["token"], base_url=webex.api_url)
+    api = WebexAPI(access_token=bot["token"], base_url=webex_emulator.api_url)
     return control, bot, ada, api
 
 
-def test_signed_envelope_verifies_with_hmac_over_the_raw_body(webex, receiver, world):
+def test_signed_envelope_verifies_with_hmac_over_the_raw_body(webex_emulator, receiver, world):
     control, bot, ada, api = world
     hook = api.webhooks.create(name="test", targetUrl=receiver.url, resource="messages", event="created",
                                secret=SECRET)
@@ -91,7 +86,7 @@ def test_signed_envelope_verifies_with_hmac_over_the_raw_body(webex, receiver, w
     assert data["personEmail"] == ada["emails"][0] and "text" not in data
 
 
-def test_unsigned_when_the_webhook_has_no_secret(webex, receiver, world):
+def test_unsigned_when_the_webhook_has_no_secret(webex_emulator, receiver, world):
     control, bot, ada, api = world
     api.webhooks.create(name="plain", targetUrl=receiver.url, resource="messages", event="created")
     control.post(ada, "hi", room=control.direct_room(ada, bot))
@@ -100,7 +95,7 @@ def test_unsigned_when_the_webhook_has_no_secret(webex, receiver, world):
     assert "X-Spark-Signature" not in receiver.requests[0][0]
 
 
-def test_group_messages_reach_a_bot_only_when_it_is_mentioned(webex, receiver, world):
+def test_group_messages_reach_a_bot_only_when_it_is_mentioned(webex_emulator, receiver, world):
     control, bot, ada, api = world
     api.webhooks.create(name="g", targetUrl=receiver.url, resource="messages", event="created")
     group = control.create_group("Team", ada, [bot])
@@ -111,7 +106,7 @@ def test_group_messages_reach_a_bot_only_when_it_is_mentioned(webex, receiver, w
     assert receiver.bodies()[0]["data"]["mentionedPeople"] == [bot["id"]]
 
 
-def test_the_bots_own_messages_come_back_to_it(webex, receiver, world):
+def test_the_bots_own_messages_come_back_to_it(webex_emulator, receiver, world):
     control, bot, ada, api = world
     api.webhooks.create(name="own", targetUrl=receiver.url, resource="messages", event="created")
     room = control.direct_room(ada, bot)
@@ -130,7 +125,7 @@ def test_the_bots_own_messages_come_back_to_it(webex, receiver, world):
     (lambda room, ada: "personEmail=someone@else.example", False),
     (lambda room, ada: f"roomType=group&personEmail={ada['emails'][0]}", True),
 ])
-def test_webhook_filters(webex, receiver, world, make_filter, should_match):
+def test_webhook_filters(webex_emulator, receiver, world, make_filter, should_match):
     control, bot, ada, api = world
     group = control.create_group("Team", ada, [bot])
     api.webhooks.create(name="f", targetUrl=receiver.url, resource="messages", event="created",
@@ -140,10 +135,10 @@ def test_webhook_filters(webex, receiver, world, make_filter, should_match):
     assert len(receiver.requests) == (1 if should_match else 0)
 
 
-def test_card_submit_goes_to_the_bot_that_posted_the_card(webex, receiver, world):
+def test_card_submit_goes_to_the_bot_that_posted_the_card(webex_emulator, receiver, world):
     control, bot, ada, api = world
     other = control.create_bot("Other Bot")
-    other_api = WebexAPI(access_token=other["token"], base_url=webex.api_url)
+    other_api = WebexAPI(access_token=other["token"], base_url=webex_emulator.api_url)
     api.webhooks.create(name="cards", targetUrl=receiver.url, resource="attachmentActions", event="created")
     other_receiver = Receiver()
     other_api.webhooks.create(name="cards", targetUrl=other_receiver.url, resource="attachmentActions",
@@ -165,7 +160,7 @@ def test_card_submit_goes_to_the_bot_that_posted_the_card(webex, receiver, world
     assert other_receiver.requests == []
 
 
-def test_failing_deliveries_switch_the_webhook_inactive(webex, receiver, world):
+def test_failing_deliveries_switch_the_webhook_inactive(webex_emulator, receiver, world):
     control, bot, ada, api = world
     control.settings(webhookInactiveAfter=3)
     receiver.status = 500
@@ -189,7 +184,7 @@ def test_failing_deliveries_switch_the_webhook_inactive(webex, receiver, world):
     assert api.webhooks.get(hook.id).status == "active"
 
 
-def test_a_success_resets_the_failure_count(webex, receiver, world):
+def test_a_success_resets_the_failure_count(webex_emulator, receiver, world):
     control, bot, ada, api = world
     control.settings(webhookInactiveAfter=2)
     hook = api.webhooks.create(name="w", targetUrl=receiver.url, resource="messages", event="created")
@@ -201,7 +196,7 @@ def test_a_success_resets_the_failure_count(webex, receiver, world):
     assert api.webhooks.get(hook.id).status == "active"
 
 
-def test_delivery_timeout_counts_as_a_failure(webex, receiver, world):
+def test_delivery_timeout_counts_as_a_failure(webex_emulator, receiver, world):
     control, bot, ada, api = world
     control.settings(deliveryTimeout=0.2)
     receiver.delay = 1.0
@@ -212,7 +207,7 @@ def test_delivery_timeout_counts_as_a_failure(webex, receiver, world):
     assert record["status"] is None and record["error"] == "ReadTimeout"
 
 
-def test_retries_when_configured(webex, receiver, world):
+def test_retries_when_configured(webex_emulator, receiver, world):
     control, bot, ada, api = world
     control.settings(deliveryRetries=2)
     receiver.status = 503
@@ -223,7 +218,7 @@ def test_retries_when_configured(webex, receiver, world):
     assert len({body for _, body in receiver.requests}) == 1, "a retry resends the same bytes"
 
 
-def test_unreachable_target_is_recorded(webex, world):
+def test_unreachable_target_is_recorded(webex_emulator, world):
     control, bot, ada, api = world
     api.webhooks.create(name="gone", targetUrl="http://127.0.0.1:9/hook", resource="messages", event="created")
     control.post(ada, "x", room=control.direct_room(ada, bot))
@@ -232,7 +227,7 @@ def test_unreachable_target_is_recorded(webex, world):
     assert record["status"] is None and record["error"] == "ConnectionError"
 
 
-def test_inactive_and_deleted_webhooks_through_the_control_api(webex, receiver, world):
+def test_inactive_and_deleted_webhooks_through_the_control_api(webex_emulator, receiver, world):
     control, bot, ada, api = world
     hook = api.webhooks.create(name="c", targetUrl=receiver.url, resource="messages", event="created")
     control.deactivate_webhook(hook.id)

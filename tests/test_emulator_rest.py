@@ -66,14 +66,14 @@ class World:
 
 
 @pytest.fixture
-def world(emulator: Emulator) -> World:
-    control = emulator.control
+def world(webex_emulator: Emulator) -> World:
+    control = webex_emulator.control
     bot = control.create_bot("Helper Bot")
     alice = control.create_person("Alice Smith")
     bob = control.create_person("Bob Jones")
     group = control.create_group("Project", alice, [bob, bot])
     direct = control.direct_room(alice, bot)
-    return World(emulator, bot, alice, bob, group, direct, sdk(emulator, bot))
+    return World(webex_emulator, bot, alice, bob, group, direct, sdk(webex_emulator, bot))
 
 
 @pytest.fixture(scope="module")
@@ -109,9 +109,9 @@ def problems_in(calls: list[Json], spec: Optional[WebexSpec]) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def answers_conform(emulator: Emulator, openapi: Optional[WebexSpec]) -> Iterator[None]:
+def answers_conform(webex_emulator: Emulator, openapi: Optional[WebexSpec]) -> Iterator[None]:
     yield
-    problems = problems_in(emulator.control.calls(), openapi)
+    problems = problems_in(webex_emulator.control.calls(), openapi)
     assert not problems, "\n".join(problems)
 
 

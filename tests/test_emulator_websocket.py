@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -22,6 +22,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from bot.emulator import Emulator
 from bot.emulator.ids import decode_id
+from support import until
 
 QUERY = "?outboundWireFormat=text&bufferStates=true&aliasHttpStatus=true"
 DEVICE = {"deviceName": "laptop-bot", "deviceType": "DESKTOP", "localizedModel": "python", "model": "python",
@@ -85,6 +86,12 @@ def lookup(activity: dict[str, Any], who: dict[str, Any], kind: str = "messages"
     return requests.get(url, headers=bearer(who), timeout=5)
 
 
+def now_in_milliseconds() -> str:
+    """The time as Webex writes it (``2024-08-05T13:04:31.488Z``), so it compares with its timestamps."""
+    moment = datetime.now(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
 def closed_code(ws: ClientConnection) -> tuple[int | None, str | None]:
     """Read until the server closes; the close code and reason the client saw."""
     with pytest.raises(ConnectionClosed):
@@ -120,32 +127,33 @@ class World:
 
 
 @pytest.fixture
-def world(emulator: Emulator) -> Iterator[World]:
-    control = emulator.control
+def world(webex_emulator: Emulator) -> Iterator[World]:
+    control = webex_emulator.control
     bot, alice, bob = control.create_bot("Helper"), control.create_person("Alice Smith"), control.create_person("Bob")
-    response = register(emulator, bot)
+    response = register(webex_emulator, bot)
     assert response.status_code == 200, response.text
-    yield World(emulator, bot, alice, bob, control.direct_room(alice, bot),
+    yield World(webex_emulator, bot, alice, bob, control.direct_room(alice, bot),
                 control.create_group("Team", alice, [bot, bob]), response.json())
 
 
-def test_discovery_register_connect_and_ready(emulator: Emulator, world: World) -> None:
-    catalog = requests.get(emulator.u2c_url, params={"format": "hostmap"}, headers=bearer(world.bot)).json()
+def test_discovery_register_connect_and_ready(webex_emulator: Emulator, world: World) -> None:
+    catalog = requests.get(webex_emulator.u2c_url, params={"format": "hostmap"}, headers=bearer(world.bot)).json()
     assert catalog["format"] == "hostmap"
-    assert catalog["serviceLinks"]["wdm"] == f"{emulator.url}/wdm/api/v1"
-    assert catalog["serviceLinks"]["hydra"] == emulator.api_url
+    assert catalog["serviceLinks"]["wdm"] == f"{webex_emulator.url}/wdm/api/v1"
+    assert catalog["serviceLinks"]["hydra"] == webex_emulator.api_url
     assert catalog["hostCatalog"]
-    assert requests.get(emulator.u2c_url, params={"format": "hostmap"}).status_code == 401
+    assert requests.get(webex_emulator.u2c_url, params={"format": "hostmap"}).status_code == 401
 
     device = world.device
-    assert device["url"] == f"{emulator.url}/wdm/api/v1/devices/{world.device_id}"
-    assert device["webSocketUrl"].startswith(emulator.ws_url + "/")
+    assert device["url"] == f"{webex_emulator.url}/wdm/api/v1/devices/{world.device_id}"
+    assert device["webSocketUrl"].startswith(webex_emulator.ws_url + "/")
     assert {k: device[k] for k in DEVICE} == DEVICE
     assert device["creationTime"].endswith("Z") and device["modificationTime"].endswith("Z")
-    assert device["services"]["conversationServiceUrl"] == f"{emulator.url}/conversation/api/v1"
-    mine = requests.get(f"{emulator.url}/wdm/api/v1/devices", headers=bearer(world.bot)).json()["devices"]
+    assert device["services"]["conversationServiceUrl"] == f"{webex_emulator.url}/conversation/api/v1"
+    mine = requests.get(f"{webex_emulator.url}/wdm/api/v1/devices", headers=bearer(world.bot)).json()["devices"]
     assert [d["url"] for d in mine] == [device["url"]]
-    assert requests.get(f"{emulator.url}/wdm/api/v1/devices", headers=bearer(world.alice)).json() == {"devices": []}
+    theirs = requests.get(f"{webex_emulator.url}/wdm/api/v1/devices", headers=bearer(world.alice)).json()
+    assert theirs == {"devices": []}
     assert requests.get(device["url"], headers=bearer(world.alice)).status_code == 404
 
     assert world.device_status()["connected"] is False
@@ -292,7 +300,7 @@ def test_register_needs_the_device_fields(world: World) -> None:
 
 def test_refresh_then_delete(world: World) -> None:
     url, headers = world.device["url"], bearer(world.bot)
-    time.sleep(0.002)
+    until(lambda: now_in_milliseconds() > world.device["modificationTime"], "the clock to pass the registration")
     refreshed = requests.put(url, json=DEVICE, headers=headers)
     assert refreshed.status_code == 200
     assert refreshed.json()["modificationTime"] > world.device["modificationTime"]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import socket
 import tempfile
 import threading
 import time
@@ -20,6 +19,7 @@ import requests
 
 import commands.title
 from bot.testing import Chat
+from support import free_port, until
 
 PAGES = {
     "/page": ("text/html; charset=utf-8", "<html><head><title>\n  Hello,\n  workshop  </title></head>"
@@ -63,13 +63,6 @@ def site() -> Iterator[str]:
         server.server_close()
 
 
-def closed_port() -> int:
-    """A port nothing listens on (it was free a moment ago)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 # -- title ---------------------------------------------------------------------------------------
 
 def test_title_answers_the_page_title_as_plain_text(testbot, site):
@@ -107,7 +100,7 @@ def test_title_gives_up_on_a_slow_server(testbot, site, monkeypatch):
 
 
 def test_title_of_a_closed_port_says_nobody_answers(testbot):
-    port = closed_port()
+    port = free_port()
     testbot.say(f"title http://127.0.0.1:{port}/")
     assert testbot.reply() == "127.0.0.1 refused the connection: nothing serves that address."
 
@@ -210,10 +203,7 @@ def test_report_sends_a_csv_file_and_removes_it(testbot, webex_bot_account, tmp_
     by_name = {row[0]: row for row in rows[1:]}
     assert by_name["help"] == ["help", "?", "List the commands, or explain one: `help echo`"]
     assert {"echo", "longtask", "poll", "report", "title", "whoami"} <= set(by_name)
-    deadline = time.monotonic() + 5
-    while list(tmp_path.glob("webex-bot-report-*")) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert list(tmp_path.glob("webex-bot-report-*")) == []
+    until(lambda: not list(tmp_path.glob("webex-bot-report-*")), "the report's folder to be removed", 5)
 
 
 # -- longtask ------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ every agent its configs started and checks that none survives. pyngrok keys its 
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -32,7 +31,7 @@ from pyngrok.exception import (
     PyngrokNgrokInstallError,
 )
 from pyngrok.ngrok import NgrokTunnel
-from support import alive
+from support import free_port, logged
 
 FAKE_NGROK = str(Path(__file__).parent / "fake_ngrok" / "ngrok")
 MakeConfig = Callable[..., PyngrokConfig]
@@ -68,8 +67,9 @@ def upstream() -> Iterator[ThreadingHTTPServer]:
 
 
 @pytest.fixture
-def agent_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The agent inherits this environment: a private state dir and log, and no stray token or hook."""
+def agent_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_stray_agents: None) -> Path:
+    """The agent inherits this environment: a private state dir and log in the test's folder (which is
+    how ``no_stray_agents`` finds an agent left running), and no stray token or hook."""
     for name in ("NGROK_AUTHTOKEN", "FAKE_NGROK_FAIL", "FAKE_NGROK_START_DELAY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("FAKE_NGROK_STATE_DIR", str(tmp_path / "state"))
@@ -79,7 +79,7 @@ def agent_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def pyngrok(tmp_path: Path, agent_log: Path) -> Iterator[MakeConfig]:
-    """Make configs as the framework does; afterwards kill their agents and prove none is left."""
+    """Make configs as the framework does; afterwards kill their agents (``no_stray_agents`` proves none is left)."""
     made: list[PyngrokConfig] = []
     token = f"tok-{uuid.uuid4().hex}"
 
@@ -94,8 +94,6 @@ def pyngrok(tmp_path: Path, agent_log: Path) -> Iterator[MakeConfig]:
     finally:
         for config in made:
             ngrok.kill(config)
-    pids = {json.loads(line)["pid"] for line in agent_log.read_text().splitlines()} if agent_log.exists() else set()
-    assert not [pid for pid in pids if alive(pid)], "a fake agent outlived its test"
 
 
 def request(tunnel: NgrokTunnel, path: str = "", body: Any = None, method: str = "GET",
@@ -107,10 +105,6 @@ def request(tunnel: NgrokTunnel, path: str = "", body: Any = None, method: str =
             return answer.status, answer.headers, answer.read()
     except urllib.error.HTTPError as error:
         return error.code, error.headers, error.read()
-
-
-def events(agent_log: Path, kind: str) -> list[dict[str, Any]]:
-    return [event for event in map(json.loads, agent_log.read_text().splitlines()) if event["kind"] == kind]
 
 
 def test_version_is_ngrok_3(pyngrok: MakeConfig) -> None:
@@ -164,10 +158,10 @@ def test_v3_endpoint_forwards_raw_bytes_both_ways(pyngrok: MakeConfig, upstream:
     assert ngrok.get_tunnels(config) == []
     with pytest.raises(urllib.error.URLError):
         request(tunnel)
-    assert [(e["method"], e["path"], e["status"]) for e in events(agent_log, "forward")] == \
+    assert [(e["method"], e["path"], e["status"]) for e in logged(agent_log, "forward")] == \
         [("POST", "/hook/abc?x=1&y=%20", 201), ("POST", "/chunked", 201)]
     assert {"POST /api/endpoints 201", f"DELETE /api/endpoints/{tunnel.name} 204"} <= \
-        {f"{e['method']} {e['path']} {e['status']}" for e in events(agent_log, "api")}
+        {f"{e['method']} {e['path']} {e['status']}" for e in logged(agent_log, "api")}
 
 
 def test_v2_tunnel_api(pyngrok: MakeConfig, upstream: ThreadingHTTPServer, agent_log: Path) -> None:
@@ -181,18 +175,12 @@ def test_v2_tunnel_api(pyngrok: MakeConfig, upstream: ThreadingHTTPServer, agent
     assert [t.name for t in ngrok.get_tunnels(config)] == [tunnel.name]
     ngrok.disconnect(tunnel.public_url, config)
     assert ngrok.get_tunnels(config) == []
-    assert all(e["path"].startswith("/api/tunnels") for e in events(agent_log, "api"))
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    assert all(e["path"].startswith("/api/tunnels") for e in logged(agent_log, "api"))
 
 
 @pytest.mark.parametrize("version, addr", [("3", "http://127.0.0.1:{}"), ("2", "127.0.0.1:{}")])
 def test_upstream_down_answers_502_with_err_ngrok_8012(pyngrok: MakeConfig, version: str, addr: str) -> None:
-    port = closed_port()
+    port = free_port()
     tunnel = ngrok.connect(addr=addr.format(port), proto="http", pyngrok_config=pyngrok(config_version=version))
     status, headers, body = request(tunnel, "/hook", b"{}", "POST")
     assert (status, headers["Ngrok-Error-Code"]) == (502, "ERR_NGROK_8012")
@@ -298,7 +286,7 @@ def test_sigterm_stops_at_once_and_frees_the_session(pyngrok: MakeConfig, upstre
 
 
 def test_web_addr_from_the_config_is_the_api_address(pyngrok: MakeConfig, tmp_path: Path) -> None:
-    port = closed_port()
+    port = free_port()
     (tmp_path / "ngrok.yml").write_text(f'version: "3"\nagent:\n    web_addr: localhost:{port}\n')
     assert ngrok.get_ngrok_process(pyngrok()).api_url == f"http://127.0.0.1:{port}"
 
@@ -322,12 +310,8 @@ def test_startup_timeout_cannot_cut_short_a_silent_agent(pyngrok: MakeConfig,
 
 
 def test_a_missing_binary_is_downloaded_and_that_fails_offline(pyngrok: MakeConfig, tmp_path: Path,
+                                                               offline: dict[str, str],
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    try:
-        socket.create_connection(("bin.ngrok.com", 443), timeout=1).close()
-        pytest.skip("ngrok's CDN is reachable here; this test shows the offline failure")
-    except OSError:
-        pass
     monkeypatch.setattr(installer, "DEFAULT_DOWNLOAD_TIMEOUT", 2)
     config = pyngrok(ngrok_path=str(tmp_path / "missing" / "ngrok"))
     started = time.monotonic()

@@ -6,7 +6,6 @@ point), loaded by the real loader; the end-to-end tests run them in the real bot
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -19,7 +18,7 @@ from bot.config import load_config
 from bot.plugins import ENTRY_POINT_GROUP, PluginError, load_plugins
 from bot.registry import DuplicateCommand
 from bot.runner import BotRunner
-from bot.testing import Chat
+from support import RUN_BOT, Bots, free_port, program_env
 
 REPO = Path(__file__).resolve().parents[1]
 SHOUT = '''
@@ -44,18 +43,12 @@ def names(registry: Any) -> list[str]:
     return [h.name for h in registry.commands()]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_the_built_in_commands_load():
     registry, errors = load_plugins()
     assert errors == []
     assert names(registry) == BUILTINS
     assert registry.find("?") is registry.find("help")
-    assert registry.find("ECHO").source.startswith(str(REPO / "commands" / "echo.py"))
+    assert registry.find("ECHO").source.startswith(str(REPO / "bot" / "builtins" / "echo.py"))
 
 
 def test_a_folder_of_plugins_loads(tmp_path):
@@ -68,7 +61,7 @@ def test_a_folder_of_plugins_loads(tmp_path):
     assert shout.source == f"{path}:4"
 
 
-def test_bot_commands_path_takes_two_folders_into_the_running_bot(tmp_path, emulator, monkeypatch):
+def test_bot_commands_path_takes_two_folders_into_the_running_bot(tmp_path, bots: Bots, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write(tmp_path / "one", "shout.py", SHOUT)
     write(tmp_path / "two", "whisper.py", '''
@@ -78,26 +71,21 @@ def test_bot_commands_path_takes_two_folders_into_the_running_bot(tmp_path, emul
         def whisper(ctx):
             return ctx.text.lower()
         ''')
-    control = emulator.control
-    bot = control.create_bot("Plugin Bot", "plugin-bot@webex.bot")
-    person = control.create_person("Ada", "ada@example.com")
     port = free_port()
     config = load_config(["--tunnel", "none", "--port", str(port), "--public-url", f"http://127.0.0.1:{port}"],
-                         {"WEBEX_BOT_TOKEN": bot["token"], "WEBEX_API_URL": emulator.api_url, "BOT_INSTANCE": "ci",
+                         {"WEBEX_BOT_TOKEN": bots.bot["token"], "WEBEX_API_URL": bots.emulator.api_url,
+                          "BOT_INSTANCE": "ci",
                           "BOT_STATE_DIR": str(tmp_path / "state"),
                           "BOT_COMMANDS_PATH": f"{tmp_path / 'one'}{os.pathsep}{tmp_path / 'two'}"})
     assert config.commands_paths == (tmp_path / "one", tmp_path / "two")
-    runner = BotRunner(config).start()
-    try:
-        chat = Chat(control, bot, person)
-        chat.say("shout hello")
-        assert chat.reply() == "HELLO"
-        chat.say("whisper HELLO")
-        assert chat.reply() == "hello"
-        chat.say("help")
-        assert "`shout`: Shout your words back" in chat.reply()
-    finally:
-        runner.stop(timeout=4)
+    bots.track(BotRunner(config).start())
+    chat = bots.chat()
+    chat.say("shout hello")
+    assert chat.reply() == "HELLO"
+    chat.say("whisper HELLO")
+    assert chat.reply() == "hello"
+    chat.say("help")
+    assert "`shout`: Shout your words back" in chat.reply()
 
 
 @pytest.fixture
@@ -152,26 +140,25 @@ def test_an_alias_clashing_with_a_name_is_a_duplicate(tmp_path):
         load_plugins([tmp_path])
     message = str(raised.value)
     assert "'echo'" in message
-    assert str(REPO / "commands" / "echo.py") in message and f"{path}:4" in message
+    assert str(REPO / "bot" / "builtins" / "echo.py") in message and f"{path}:4" in message
 
 
-def test_run_bot_stops_on_a_duplicate_naming_both_files(tmp_path, emulator):
+def test_run_bot_stops_on_a_duplicate_naming_both_files(tmp_path, webex_emulator):
     folder = tmp_path / "plugins"
     first = write(folder, "one.py", SHOUT)
     second = write(folder, "two.py", SHOUT)
-    bot = emulator.control.create_bot("Dup Bot", "dup-bot@webex.bot")
+    bot = webex_emulator.control.create_bot("Dup Bot", "dup-bot@webex.bot")
     port = free_port()
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "PYTHONPATH": str(REPO),
-           "WEBEX_BOT_TOKEN": bot["token"], "BOT_LOG_LEVEL": "ERROR"}
-    done = subprocess.run([sys.executable, str(REPO / "run_bot.py"), "--commands", str(folder), "--tunnel", "none",
+    env = program_env(tmp_path, WEBEX_BOT_TOKEN=bot["token"], BOT_LOG_LEVEL="ERROR")
+    done = subprocess.run([sys.executable, RUN_BOT, "--commands", str(folder), "--tunnel", "none",
                            "--port", str(port), "--public-url", f"http://127.0.0.1:{port}",
-                           "--api-url", emulator.api_url], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           "--api-url", webex_emulator.api_url], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=30)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: command 'shout' is defined twice")
     assert str(first) in lines[0] and str(second) in lines[0]
-    assert emulator.control.webhooks() == []
+    assert webex_emulator.control.webhooks() == []
 
 
 def test_a_broken_plugin_is_reported_while_the_others_load(tmp_path):
@@ -208,7 +195,7 @@ def test_importing_another_plugins_command_is_no_duplicate(tmp_path, monkeypatch
     write(tmp_path / "first", "greet.py", SHOUT)
     write(tmp_path / "second", "reuse.py", '''
         from bot import command
-        from commands.echo import echo
+        from bot.builtins.echo import echo
         from greet import shout
 
         @command("both")

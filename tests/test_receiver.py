@@ -10,15 +10,14 @@ import hmac
 import json
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import pytest
 import requests
 
-from bot.emulator import Emulator
 from bot.receiver import is_stale, signature_ok
 from bot.runner import BotRunner
-from bot.testing import start_test_bot
+from support import Bots, settle
 
 Json = dict[str, Any]
 SIGN = "sign"  # the default of ``deliver``: sign the body with the bot's secret
@@ -31,9 +30,9 @@ def hmac_sha1(secret: str, body: bytes) -> str:
 class World:
     """A bot account and a person in a direct room with it, in one emulator."""
 
-    def __init__(self, emulator: Emulator) -> None:
-        self.emulator = emulator
-        self.control = emulator.control
+    def __init__(self, bots: Bots) -> None:
+        self.bots = bots
+        self.control = bots.control
         self.bot = self.control.create_bot("Receiver Bot", "receiver-bot@webex.bot")
         self.person = self.control.create_person("Ada Lovelace", "ada@example.com")
         self.room = self.control.direct_room(self.person, self.bot)
@@ -43,7 +42,7 @@ class World:
 
         The health checks are kept out of the way: they would switch the webhooks back on.
         """
-        runner = start_test_bot(self.emulator, self.bot["token"], health_interval=3600, **settings)
+        runner = self.bots.start(token=self.bot["token"], health_interval=3600, **settings)
         for hook in self.control.webhooks():
             self.control.deactivate_webhook(hook["id"])
         return runner
@@ -78,23 +77,15 @@ def deliver(runner: BotRunner, raw: bytes, signature: Optional[str] = SIGN, *,
     return requests.post(runner.server.url + (path or runner.receiver.path), data=raw, headers=headers, timeout=10)
 
 
-def settle(runner: BotRunner) -> None:
-    """Let every queued or running handler finish (the bot takes no more events afterwards)."""
-    assert runner.dispatcher is not None and runner.dispatcher.drain(5)
+@pytest.fixture
+def world(bots: Bots) -> World:
+    return World(bots)
 
 
 @pytest.fixture
-def world(emulator: Emulator) -> World:
-    return World(emulator)
-
-
-@pytest.fixture
-def runner(world: World) -> Iterator[BotRunner]:
-    runner = world.start()
-    try:
-        yield runner
-    finally:
-        runner.stop(timeout=4)
+def runner(world: World) -> BotRunner:
+    """The bot under test, stopped by the ``bots`` fixture."""
+    return world.start()
 
 
 def test_a_signed_delivery_is_answered(world, runner):
@@ -114,7 +105,7 @@ def test_the_same_delivery_twice_is_answered_once(world, runner):
     assert second.status_code == 200 and second.json() == {"status": "duplicate"}
     later = world.control.post(world.person, "echo later", room=world.room)
     assert deliver(runner, json.dumps(world.envelope(later)).encode()).status_code == 200
-    settle(runner)
+    settle(world.control, runner)
     assert sorted(m["text"] for m in world.bot_replies()) == ["later", "once"]
 
 
@@ -122,7 +113,7 @@ def test_an_unsigned_delivery_is_refused(world, runner):
     message = world.control.post(world.person, "echo unsigned", room=world.room)
     response = deliver(runner, json.dumps(world.envelope(message)).encode(), signature=None)
     assert response.status_code == 401
-    settle(runner)
+    settle(world.control, runner)
     assert not world.fetched(message) and world.bot_replies() == []
 
 
@@ -132,7 +123,7 @@ def test_a_bad_signature_is_refused(world, runner):
     for signature in (hmac_sha1("not-the-secret", raw), "0" * 40, "sha1=abc",
                       "\u00e9" * 40):  # not even ASCII: refused, not a server error
         assert deliver(runner, raw, signature=signature).status_code == 403, signature
-    settle(runner)
+    settle(world.control, runner)
     assert not world.fetched(message) and world.bot_replies() == []
 
 
@@ -150,19 +141,16 @@ def test_the_signature_covers_the_raw_bytes_not_the_json(world, runner):
 
 def test_a_body_over_the_limit_is_refused_before_anything_else(world):
     runner = world.start(max_body_bytes=2048)
-    try:
-        message = world.control.post(world.person, "echo big", room=world.room)
-        padded = json.dumps({**world.envelope(message), "padding": "x" * 2000}).encode()
-        assert 2048 < len(padded) < 4096
-        assert deliver(runner, padded).status_code == 413
-        assert deliver(runner, padded, signature=None).status_code == 413
-        huge = json.dumps({**world.envelope(message), "padding": "x" * 100_000}).encode()
-        assert deliver(runner, huge).status_code == 413
-        settle(runner)
-        assert not world.fetched(message) and world.bot_replies() == []
-        assert runner.dispatcher.handled == 0
-    finally:
-        runner.stop(timeout=4)
+    message = world.control.post(world.person, "echo big", room=world.room)
+    padded = json.dumps({**world.envelope(message), "padding": "x" * 2000}).encode()
+    assert 2048 < len(padded) < 4096
+    assert deliver(runner, padded).status_code == 413
+    assert deliver(runner, padded, signature=None).status_code == 413
+    huge = json.dumps({**world.envelope(message), "padding": "x" * 100_000}).encode()
+    assert deliver(runner, huge).status_code == 413
+    settle(world.control, runner)
+    assert not world.fetched(message) and world.bot_replies() == []
+    assert runner.dispatcher.handled == 0
 
 
 def test_signed_malformed_json_is_a_bad_request(runner):
@@ -183,7 +171,7 @@ def test_a_resource_the_bot_does_not_handle_is_a_bad_request(world, runner):
     response = deliver(runner, json.dumps(world.envelope(message, resource="memberships")).encode())
     assert response.status_code == 400
     assert "memberships" in response.json()["status"]
-    settle(runner)
+    settle(world.control, runner)
     assert not world.fetched(message) and world.bot_replies() == []
 
 
@@ -193,7 +181,7 @@ def test_a_stale_delivery_is_acknowledged_and_dropped(world, runner):
     response = deliver(runner, json.dumps(world.envelope(message, created=two_hours_ago)).encode())
     assert response.status_code == 200
     assert response.json() == {"status": "stale"}
-    settle(runner)
+    settle(world.control, runner)
     assert not world.fetched(message) and world.bot_replies() == []
 
 
@@ -206,28 +194,24 @@ def test_nothing_but_the_webhook_route_is_served(world, runner):
         assert deliver(runner, raw, path=path).status_code == 404, path
     assert requests.get(runner.local_url, timeout=10).status_code == 405
     assert requests.put(runner.local_url, data=raw, timeout=10).status_code == 405
-    settle(runner)
+    settle(world.control, runner)
     assert not world.fetched(message)
 
 
-def test_the_path_and_the_secret_are_new_each_run(emulator, world):
+def test_the_path_and_the_secret_are_new_each_run(bots, world):
     first = world.start()
-    other = emulator.control.create_bot("Second Bot", "second-bot@webex.bot")
-    second = start_test_bot(emulator, other["token"])
-    try:
-        for run in (first, second):
-            segment = run.receiver.path.removeprefix("/webhook/")
-            assert re.fullmatch(r"[A-Za-z0-9_-]{32,}", segment)
-            assert re.fullmatch(r"[0-9a-f]{64}", run.receiver.secret)
-        assert first.receiver.path != second.receiver.path
-        assert first.receiver.secret != second.receiver.secret
-        hooks = {h["createdBy"]: h for h in emulator.control.webhooks() if h["resource"] == "messages"}
-        assert hooks[other["id"]]["targetUrl"] == second.local_url
-        assert hooks[other["id"]]["secret"] == second.receiver.secret
-        assert hooks[world.bot["id"]]["secret"] == first.receiver.secret
-    finally:
-        first.stop(timeout=4)
-        second.stop(timeout=4)
+    other = bots.control.create_bot("Second Bot", "second-bot@webex.bot")
+    second = bots.start(token=other["token"])
+    for run in (first, second):
+        segment = run.receiver.path.removeprefix("/webhook/")
+        assert re.fullmatch(r"[A-Za-z0-9_-]{32,}", segment)
+        assert re.fullmatch(r"[0-9a-f]{64}", run.receiver.secret)
+    assert first.receiver.path != second.receiver.path
+    assert first.receiver.secret != second.receiver.secret
+    hooks = {h["createdBy"]: h for h in bots.control.webhooks() if h["resource"] == "messages"}
+    assert hooks[other["id"]]["targetUrl"] == second.local_url
+    assert hooks[other["id"]]["secret"] == second.receiver.secret
+    assert hooks[world.bot["id"]]["secret"] == first.receiver.secret
 
 
 def test_the_bots_own_message_is_dropped_without_fetching_it(world, runner):
@@ -236,7 +220,7 @@ def test_the_bots_own_message_is_dropped_without_fetching_it(world, runner):
     response = deliver(runner, json.dumps(world.envelope(own)).encode())
     assert response.status_code == 200
     assert response.json() == {"status": "ignored"}
-    settle(runner)
+    settle(world.control, runner)
     assert not world.fetched(own)
     assert [m["text"] for m in world.bot_replies()] == ["echo from myself"]
 

@@ -1,8 +1,8 @@
 """The supervisor end to end: the real bot, the real pyngrok driving the fake ngrok agent, the emulator.
 
 Each test gets its own agent state folder, authtoken and agent log (``agents``), and afterwards no agent
-it started may still run: pyngrok keeps its agents in globals keyed by ``ngrok_path``, so one left over
-would leak into the next test. Runners are stopped by the ``bots`` fixture even when a test fails.
+it started may still run (``no_stray_agents``). Runners are stopped by the ``bots`` fixture even when a
+test fails.
 The pure parts (error texts, backoff, the handled record, the catch-up window) are tested at the end.
 """
 from __future__ import annotations
@@ -33,22 +33,22 @@ from bot.handled import HandledLog
 from bot.receiver import Receiver
 from bot.runner import BotRunner
 from bot.supervisor import Supervisor
-from bot.testing import Chat, start_test_bot
+from bot.testing import Chat
 from bot.tunnels import StaticUrl, explain_ngrok_failure
 from bot.webex import WebexClient
 from bot.webhooks import Webhooks
-from support import alive, fake_running, fakes_running, until
+from support import (NOWHERE, Bots, agents_in, alive, answers, assert_webhooks_moved, deliveries_of, finish, hook_name,
+                     logged, lost_while_the_tunnel_is_down, ours, output, program_env, run_bot, settle,
+                     until)
 
-REPO = Path(__file__).resolve().parents[1]
-RUN_BOT = str(REPO / "run_bot.py")
 FAKE_NGROK = str(Path(__file__).parent / "fake_ngrok" / "ngrok")
 INSTANCE = "t"
-OURS = {f"Helper [{INSTANCE}] messages", f"Helper [{INSTANCE}] attachmentActions"}
 INTERVAL = 0.3
+WEBHOOK_ON_ANY_PORT = ("--transport", "webhook", "--port", "0")
 Json = dict[str, Any]
 
 
-# -- agents: the processes a test starts and the proof that none survives -----------------------
+# -- agents: where the processes a test starts keep their state ----------------------------------
 
 @dataclass
 class Agents:
@@ -56,7 +56,6 @@ class Agents:
 
     folder: Path
     token: str = field(default_factory=lambda: f"tok-{uuid.uuid4().hex}")
-    extra_pids: list[int] = field(default_factory=list)
 
     @property
     def state(self) -> Path:
@@ -66,97 +65,41 @@ class Agents:
     def log(self) -> Path:
         return self.folder / "agent.log"
 
-    def logged_pids(self) -> set[int]:
-        lines = self.log.read_text().splitlines() if self.log.exists() else []
-        return {json.loads(line)["pid"] for line in lines}
-
     def forwarded(self) -> list[Json]:
-        lines = self.log.read_text().splitlines() if self.log.exists() else []
-        return [e for e in map(json.loads, lines) if e["kind"] == "forward"]
+        return logged(self.log, "forward")
 
     def env(self) -> dict[str, str]:
         return {"FAKE_NGROK_STATE_DIR": str(self.state), "FAKE_NGROK_LOG": str(self.log)}
 
 
 @pytest.fixture
-def agents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Agents]:
-    """A private agent world; afterwards every agent of this test is gone (killed and failed if not)."""
-    for name in ("NGROK_AUTHTOKEN", "FAKE_NGROK_FAIL", "FAKE_NGROK_START_DELAY"):
-        monkeypatch.delenv(name, raising=False)
-    world = Agents(tmp_path)
-    for name, value in world.env().items():
-        monkeypatch.setenv(name, value)
-    yield world
-    survivors = set(fakes_running("fake_ngrok", marker=str(tmp_path)))
-    survivors |= {pid for pid in world.logged_pids() | set(world.extra_pids) if fake_running(pid, "fake_ngrok")}
-    for pid in survivors:
-        os.kill(pid, signal.SIGKILL)
-    assert not survivors, f"agents outlived their test: {sorted(survivors)}"
+def agents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_stray_agents: None) -> Agents:
+    """A private agent world: every agent of this test keeps its state and log in the test's folder,
+    which is how ``no_stray_agents`` finds any that outlives the test."""
+    return agents_in(Agents(tmp_path), monkeypatch, ("NGROK_AUTHTOKEN", "FAKE_NGROK_FAIL", "FAKE_NGROK_START_DELAY"))
 
 
 # -- the people, the bot and a webhook that is not ours --------------------------------------------
 
 @pytest.fixture
-def foreign(emulator: Emulator, bot: Json) -> Iterator[Json]:
+def foreign(webex_emulator: Emulator, webex_bot_account: Json) -> Iterator[Json]:
     """The same bot's production webhook, made with the SDK; it must come out of the test untouched."""
-    api = WebexAPI(access_token=bot["token"], base_url=emulator.api_url)
-    hook = api.webhooks.create(name="Helper [production] messages", targetUrl="https://bot.example.org/hook",
+    api = WebexAPI(access_token=webex_bot_account["token"], base_url=webex_emulator.api_url)
+    hook = api.webhooks.create(name=hook_name("production"), targetUrl="https://bot.example.org/hook",
                                resource="messages", event="created", filter="personEmail=boss@example.com",
                                secret="production-secret-0123456789")
-    before = next(h for h in emulator.control.webhooks() if h["id"] == hook.id)
+    before = next(h for h in webex_emulator.control.webhooks() if h["id"] == hook.id)
     yield before
-    assert [h for h in emulator.control.webhooks() if h["id"] == hook.id] == [before]
-
-
-def ours(control: ControlClient) -> dict[str, Json]:
-    return {h["name"]: h for h in control.webhooks() if h["name"] in OURS}
-
-
-def answers(control: ControlClient, bot: Json, room: Json, text: str) -> int:
-    """How many times the bot said ``text`` in ``room``."""
-    return sum(1 for m in control.messages(room=room, author=bot) if m.get("text") == text)
-
-
-def deliveries_of(control: ControlClient, message: Json) -> list[Json]:
-    return [d for d in control.deliveries() if d["body"]["data"]["id"] == message["id"]]
-
-
-def settle(control: ControlClient, runner: BotRunner, checks: int = 2) -> None:
-    """Let deliveries finish and the supervisor pass ``checks`` more health checks (each probes once)."""
-    assert control.wait_deliveries_idle()
-    receiver = runner.receiver
-    assert receiver is not None
-    seen = receiver.probes
-    until(lambda: receiver.probes >= seen + checks, f"{checks} more health checks")
-
-
-class Bots:
-    """Starts the real bot behind this test's fake agent; whatever still runs is stopped at the end."""
-
-    def __init__(self, emulator: Emulator, bot: Json, agents: Agents, folder: Path) -> None:
-        self.emulator, self.bot, self.agents, self.folder = emulator, bot, agents, folder
-        self.running: list[BotRunner] = []
-
-    def start(self, **settings: Any) -> BotRunner:
-        options = {"tunnel": "ngrok", "ngrok_path": FAKE_NGROK, "ngrok_authtoken": self.agents.token,
-                   "ngrok_config": str(self.folder / "ngrok.yml"), "health_interval": INTERVAL,
-                   "state_dir": self.folder / "state", "instance": INSTANCE, **settings}
-        self.running.append(start_test_bot(self.emulator, self.bot["token"], **options))
-        return self.running[-1]
-
-    def stop(self, runner: BotRunner) -> None:
-        self.running.remove(runner)
-        runner.stop(timeout=2)
+    assert [h for h in webex_emulator.control.webhooks() if h["id"] == hook.id] == [before]
 
 
 @pytest.fixture
-def bots(emulator: Emulator, bot: Json, agents: Agents, tmp_path: Path) -> Iterator[Bots]:
-    started = Bots(emulator, bot, agents, tmp_path)
-    try:
-        yield started
-    finally:
-        for runner in list(started.running):
-            started.stop(runner)
+def bots(bots: Bots, agents: Agents, tmp_path: Path) -> Bots:
+    """Bots behind this test's fake agent, sharing one state folder (so a restart finds its record)."""
+    bots.defaults.update(tunnel="ngrok", ngrok_path=FAKE_NGROK, ngrok_authtoken=agents.token,
+                         ngrok_config=str(tmp_path / "ngrok.yml"), health_interval=INTERVAL,
+                         state_dir=tmp_path / "state", instance=INSTANCE)
+    return bots
 
 
 def agent_pid(runner: BotRunner) -> int:
@@ -179,17 +122,17 @@ def repaired_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 # -- 1. start -------------------------------------------------------------------------------------
 
 def test_start_points_our_webhooks_at_the_tunnel_and_messages_come_through_it(
-        bots: Bots, control: ControlClient, bot: Json, person: Json, foreign: Json,
+        bots: Bots, control: ControlClient, foreign: Json,
         agents: Agents, tmp_path: Path) -> None:
     runner = bots.start()
     assert runner.public_url and runner.public_url.startswith("http://127.0.0.1:")
     assert runner.server is not None and runner.public_url != runner.server.url
     assert runner.receiver is not None and runner.supervisor is not None
     target = runner.public_url + runner.receiver.path
-    hooks = ours(control)
-    assert set(hooks) == OURS
+    hooks = ours(control, INSTANCE)
+    assert set(hooks) == {hook_name(INSTANCE), hook_name(INSTANCE, "attachmentActions")}
     for resource in ("messages", "attachmentActions"):
-        hook = hooks[f"Helper [{INSTANCE}] {resource}"]
+        hook = hooks[hook_name(INSTANCE, resource)]
         assert (hook["targetUrl"], hook["resource"], hook["event"], hook["status"]) == \
             (target, resource, "created", "active")
         assert hook["secret"] == runner.receiver.secret and len(hook["secret"]) >= 32
@@ -197,7 +140,7 @@ def test_start_points_our_webhooks_at_the_tunnel_and_messages_come_through_it(
     command_line = Path(f"/proc/{agent_pid(runner)}/cmdline").read_bytes()
     assert agents.token.encode() not in command_line, "the authtoken must not show in the process list"
 
-    chat = Chat(control, bot, person)
+    chat = bots.chat()
     question = chat.say("echo through the tunnel")
     assert chat.reply() == "through the tunnel"
     [delivery] = deliveries_of(control, question)
@@ -208,39 +151,28 @@ def test_start_points_our_webhooks_at_the_tunnel_and_messages_come_through_it(
 # -- 2. the agent dies ----------------------------------------------------------------------------
 
 def test_a_killed_agent_is_restarted_and_what_came_meanwhile_is_answered_once(
-        bots: Bots, control: ControlClient, bot: Json, person: Json, foreign: Json,
+        bots: Bots, control: ControlClient, foreign: Json,
         caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
     caplog.set_level(logging.INFO, logger="bot")
     runner = bots.start()
     assert runner.supervisor is not None and runner.receiver is not None
-    chat = Chat(control, bot, person)
+    chat = bots.chat()
     chat.say("echo before")
     assert chat.reply() == "before"
-    before, old_url = ours(control), runner.public_url
-
-    # Webex rate-limits moving the webhooks, so the message surely comes while they point at the dead URL.
-    control.inject("rate_limit", path="/v1/webhooks", method="PUT", retryAfter=1)
-    dead = kill_agent(runner)
-    lost = chat.say("echo while the agent was dead")
-    assert control.wait_deliveries_idle()
-    [failed] = deliveries_of(control, lost)
-    assert failed["status"] is None and failed["targetUrl"].startswith(f"{old_url}/")
-    control.clear_faults()
-
+    old_url = runner.public_url
+    before, dead = lost_while_the_tunnel_is_down(control, runner, chat, INSTANCE, lambda: kill_agent(runner),
+                                                 "echo while the agent was dead")
     assert chat.reply() == "while the agent was dead"
     assert runner.supervisor.repairs >= 1
     new_url = runner.public_url
     assert new_url and new_url != old_url
-    after = ours(control)
-    assert {n: h["id"] for n, h in after.items()} == {n: h["id"] for n, h in before.items()}
-    assert {h["targetUrl"] for h in after.values()} == {new_url + runner.receiver.path}
-    assert all(h["status"] == "active" for h in after.values())
+    assert_webhooks_moved(control, runner, INSTANCE, before)
     new_pid = int((tmp_path / "state" / f"ngrok-{INSTANCE}.pid").read_text())
     assert new_pid != dead and alive(new_pid)
 
-    settle(control, runner)
-    assert answers(control, bot, chat.room, "while the agent was dead") == 1
-    assert answers(control, bot, chat.room, "before") == 1
+    settle(control, runner, checks=2)
+    assert answers(control, bots.bot, chat.room, "while the agent was dead") == 1
+    assert answers(control, bots.bot, chat.room, "before") == 1
     [line] = repaired_lines(caplog)
     # Whichever check saw it first: the agent's process, or the probe through the public URL.
     assert any(line.startswith(f"repaired: {problem}; tunnel restarted (new URL {new_url}); updated webhook")
@@ -256,19 +188,19 @@ def reactivated_within(control: ControlClient, runner: BotRunner, hook: Json, ch
     assert runner.receiver is not None
     before = runner.receiver.probes
     control.deactivate_webhook(hook["id"])
-    until(lambda: ours(control)[hook["name"]]["status"] == "active", "the webhook re-activated")
+    until(lambda: ours(control, INSTANCE)[hook["name"]]["status"] == "active", "the webhook re-activated")
     assert runner.receiver.probes - before <= checks
 
 
 def test_a_deactivated_webhook_is_reactivated_and_what_came_meanwhile_is_answered_once(
-        bots: Bots, control: ControlClient, bot: Json, person: Json, foreign: Json,
+        bots: Bots, control: ControlClient, foreign: Json,
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="bot")
     runner = bots.start()
-    messages = ours(control)[f"Helper [{INSTANCE}] messages"]
+    messages = ours(control, INSTANCE)[hook_name(INSTANCE)]
 
     reactivated_within(control, runner, messages)
-    assert ours(control)[messages["name"]]["id"] == messages["id"]
+    assert ours(control, INSTANCE)[messages["name"]]["id"] == messages["id"]
 
     # Hold the supervisor inside its webhook check (Webex rate-limits it) so that the message surely
     # arrives while the webhook is off; then let it go and watch the repair answer it.
@@ -276,138 +208,114 @@ def test_a_deactivated_webhook_is_reactivated_and_what_came_meanwhile_is_answere
     until(lambda: [c for c in control.calls() if c["path"] == "/v1/webhooks" and c["status"] == 429],
           "the supervisor to be rate-limited")
     control.deactivate_webhook(messages["id"])
-    chat = Chat(control, bot, person)
+    chat = bots.chat()
     lost = chat.say("echo while it was off")
     assert control.wait_deliveries_idle()
     assert deliveries_of(control, lost) == []
     control.clear_faults()
 
     assert chat.reply() == "while it was off"
-    hook = ours(control)[messages["name"]]
+    hook = ours(control, INSTANCE)[messages["name"]]
     assert (hook["id"], hook["status"]) == (messages["id"], "active")
-    settle(control, runner)
-    assert answers(control, bot, chat.room, "while it was off") == 1
+    settle(control, runner, checks=2)
+    assert answers(control, bots.bot, chat.room, "while it was off") == 1
     assert deliveries_of(control, lost) == []  # answered by the catch-up, not by a late delivery
     reactivated = [r for r in caplog.records if r.getMessage() == f"repaired: re-activated webhook '{messages['name']}'"]
     assert len(reactivated) == 2  # one line per repair
 
 
-def test_a_deleted_webhook_is_made_again(bots: Bots, control: ControlClient, bot: Json,
-                                         person: Json, foreign: Json) -> None:
+def test_a_deleted_webhook_is_made_again(bots: Bots, control: ControlClient, foreign: Json) -> None:
     runner = bots.start()
     assert runner.receiver is not None and runner.public_url
-    before = ours(control)
+    before = ours(control, INSTANCE)
     for hook in before.values():
         control.delete_webhook(hook["id"])
-    until(lambda: len(ours(control)) == 2, "our webhooks made again")
-    after = ours(control)
+    until(lambda: len(ours(control, INSTANCE)) == 2, "our webhooks made again")
+    after = ours(control, INSTANCE)
     assert {h["id"] for h in after.values()}.isdisjoint(h["id"] for h in before.values())
     assert {(h["targetUrl"], h["status"], h["secret"]) for h in after.values()} == \
         {(runner.public_url + runner.receiver.path, "active", runner.receiver.secret)}
 
-    chat = Chat(control, bot, person)
+    chat = bots.chat()
     question = chat.say("echo made again")
     assert chat.reply() == "made again"
     assert [d["status"] for d in deliveries_of(control, question)] == [200]
 
 
 def test_a_catch_up_that_fails_is_tried_again_at_the_next_check(
-        emulator: Emulator, control: ControlClient, bot: Json, person: Json, foreign: Json, tmp_path: Path,
-        caplog: pytest.LogCaptureFixture) -> None:
+        bots: Bots, control: ControlClient, foreign: Json, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="bot")
-    runner = start_test_bot(emulator, bot["token"], health_interval=0.1, state_dir=tmp_path / "state",
-                            instance=INSTANCE)
-    try:
-        chat = Chat(control, bot, person)
-        hook = ours(control)[f"Helper [{INSTANCE}] messages"]
-        control.inject("server_error", path="/v1/rooms", status=503, count=4)  # every try of one catch-up
-        control.inject("rate_limit", path="/v1/webhooks", retryAfter=1, count=3)
-        until(lambda: [c for c in control.calls() if c["path"] == "/v1/webhooks" and c["status"] == 429],
-              "the supervisor to be rate-limited")
-        control.deactivate_webhook(hook["id"])
-        lost = chat.say("echo after a failed catch-up")
+    runner = bots.start(tunnel="none", health_interval=0.1)
+    chat = bots.chat()
+    hook = ours(control, INSTANCE)[hook_name(INSTANCE)]
+    control.inject("server_error", path="/v1/rooms", status=503, count=4)  # every try of one catch-up
+    control.inject("rate_limit", path="/v1/webhooks", retryAfter=1, count=3)
+    until(lambda: [c for c in control.calls() if c["path"] == "/v1/webhooks" and c["status"] == 429],
+          "the supervisor to be rate-limited")
+    control.deactivate_webhook(hook["id"])
+    lost = chat.say("echo after a failed catch-up")
 
-        assert chat.reply(timeout=20) == "after a failed catch-up"
-        assert deliveries_of(control, lost) == []
-        assert [c["status"] for c in control.calls() if c["path"] == "/v1/rooms"][-5:] == [503] * 4 + [200]
-        assert sum("catch-up failed, trying again at the next check" in m for m in caplog.messages) == 1
-        assert runner.supervisor is not None and runner.supervisor.repairs == 1
-        settle(control, runner)
-        assert answers(control, bot, chat.room, "after a failed catch-up") == 1
-    finally:
-        runner.stop(timeout=2)
+    assert chat.reply(timeout=20) == "after a failed catch-up"
+    assert deliveries_of(control, lost) == []
+    assert [c["status"] for c in control.calls() if c["path"] == "/v1/rooms"][-5:] == [503] * 4 + [200]
+    assert sum("catch-up failed, trying again at the next check" in m for m in caplog.messages) == 1
+    assert runner.supervisor is not None and runner.supervisor.repairs == 1
+    settle(control, runner, checks=2)
+    assert answers(control, bots.bot, chat.room, "after a failed catch-up") == 1
 
 
 # -- 4. restarts ----------------------------------------------------------------------------------
 
 def test_a_restart_reuses_our_webhooks_and_answers_what_came_while_down_once(
-        bots: Bots, control: ControlClient, bot: Json, person: Json, foreign: Json) -> None:
+        bots: Bots, control: ControlClient, foreign: Json) -> None:
     first = bots.start(keep_webhooks=True)
-    direct = Chat(control, bot, person)
-    team = control.create_group("Team", person, [person, bot])
-    group = Chat(control, bot, person, room=team)
+    direct = bots.chat()
+    team = control.create_group("Team", bots.person, [bots.person, bots.bot])
+    group = bots.chat(team)
     direct.say("echo d1")
     assert direct.reply() == "d1"
     group.say("echo g1")
     assert group.reply() == "g1"
-    kept = ours(control)
+    kept = ours(control, INSTANCE)
     first_pid = agent_pid(first)
     bots.stop(first)
     assert not alive(first_pid)
-    assert ours(control) == kept
+    assert ours(control, INSTANCE) == kept
 
-    down = [direct.say("echo d2"), group.say("echo g2"), control.post(person, "echo not for the bot", room=team)]
+    down = [direct.say("echo d2"), group.say("echo g2"), control.post(bots.person, "echo not for the bot", room=team)]
     assert control.wait_deliveries_idle()
     assert all(d["status"] is None for m in down for d in deliveries_of(control, m))
 
     second = bots.start()
     assert second.receiver is not None and second.public_url
-    again = ours(control)
+    again = ours(control, INSTANCE)
     assert {n: h["id"] for n, h in again.items()} == {n: h["id"] for n, h in kept.items()}
     assert {(h["targetUrl"], h["secret"]) for h in again.values()} == \
         {(second.public_url + second.receiver.path, second.receiver.secret)}
-    assert second.receiver.secret != kept[f"Helper [{INSTANCE}] messages"]["secret"]
+    assert second.receiver.secret != kept[hook_name(INSTANCE)]["secret"]
 
     assert direct.reply() == "d2"
     assert group.reply() == "g2"
-    settle(control, second)
+    settle(control, second, checks=2)
     for chat, text in ((direct, "d1"), (direct, "d2"), (group, "g1"), (group, "g2")):
-        assert answers(control, bot, chat.room, text) == 1, text
-    assert answers(control, bot, team, "not for the bot") == 0
+        assert answers(control, bots.bot, chat.room, text) == 1, text
+    assert answers(control, bots.bot, team, "not for the bot") == 0
 
 
 def run_bot_env(agents: Agents, tmp_path: Path, emulator: Emulator, bot: Json, **variables: str) -> dict[str, str]:
-    """The environment of a run_bot.py subprocess: built from scratch, pointed at this test's world."""
-    return {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "PYTHONPATH": str(REPO),
-            "PYTHONUNBUFFERED": "1", "WEBEX_BOT_TOKEN": bot["token"], "WEBEX_API_URL": emulator.api_url,
-            "BOT_NGROK_PATH": FAKE_NGROK, "NGROK_AUTHTOKEN": agents.token,
-            "BOT_NGROK_CONFIG": str(tmp_path / "ngrok.yml"), "BOT_STATE_DIR": str(tmp_path / "state"),
-            "BOT_INSTANCE": INSTANCE, "BOT_HEALTH_INTERVAL": str(INTERVAL), **agents.env(), **variables}
-
-
-def run_bot(cwd: Path, env: dict[str, str], *args: str) -> subprocess.Popen:
-    """run_bot.py in ``cwd`` (no stray .env), its output in files there (an unread pipe could block it)."""
-    cwd.mkdir(exist_ok=True)
-    with open(cwd / "stdout.txt", "w") as out, open(cwd / "stderr.txt", "w") as err:
-        return subprocess.Popen([sys.executable, RUN_BOT, "--transport", "webhook", "--port", "0", *args],
-                                cwd=cwd, env=env, stdout=out, stderr=err, text=True)
-
-
-def finish(process: subprocess.Popen, timeout: float) -> int:
-    """The program's exit code; one that does not end in ``timeout`` seconds is killed and fails the test."""
-    try:
-        return process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
-        raise
+    """The environment of a run_bot.py subprocess: built from scratch and offline, pointed at this test's world."""
+    return program_env(tmp_path, **{
+        "WEBEX_BOT_TOKEN": bot["token"], "WEBEX_API_URL": emulator.api_url, "BOT_NGROK_PATH": FAKE_NGROK,
+        "NGROK_AUTHTOKEN": agents.token, "BOT_NGROK_CONFIG": str(tmp_path / "ngrok.yml"),
+        "BOT_STATE_DIR": str(tmp_path / "state"), "BOT_INSTANCE": INSTANCE, "BOT_HEALTH_INTERVAL": str(INTERVAL),
+        **agents.env(), **variables})
 
 
 def wait_until_up(control: ControlClient, process: subprocess.Popen, cwd: Path, pid_file: Path) -> int:
     """Wait for the program's webhooks and its agent's pid file; return the agent's pid."""
     def up() -> bool:
-        assert process.poll() is None, (cwd / "stderr.txt").read_text()
-        return len(ours(control)) == 2 and pid_file.exists() and "bot is up" in (cwd / "stderr.txt").read_text()
+        assert process.poll() is None, output(cwd)[1]
+        return len(ours(control, INSTANCE)) == 2 and pid_file.exists() and "bot is up" in output(cwd)[1]
     until(up, "run_bot.py to come up", 15)
     return int(pid_file.read_text())
 
@@ -418,15 +326,15 @@ def recorded(state_dir: Path, message: Json) -> bool:
 
 
 def test_a_crashed_run_leaves_an_agent_that_the_next_start_ends(
-        bots: Bots, emulator: Emulator, control: ControlClient, bot: Json, person: Json,
-        foreign: Json, agents: Agents, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+        bots: Bots, webex_emulator: Emulator, control: ControlClient, foreign: Json, agents: Agents,
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="bot")
     pid_file = tmp_path / "state" / f"ngrok-{INSTANCE}.pid"
-    crashed = run_bot(tmp_path / "crashed", run_bot_env(agents, tmp_path, emulator, bot))
+    crashed = run_bot(tmp_path / "crashed", run_bot_env(agents, tmp_path, webex_emulator, bots.bot),
+                      *WEBHOOK_ON_ANY_PORT)
     try:
         leftover = wait_until_up(control, crashed, tmp_path / "crashed", pid_file)
-        agents.extra_pids.append(leftover)
-        chat = Chat(control, bot, person)
+        chat = bots.chat()
         answered = chat.say("echo before the crash")
         assert chat.reply() == "before the crash"
         # The crash comes after the answer was recorded (a crash between the two answers it again).
@@ -435,7 +343,7 @@ def test_a_crashed_run_leaves_an_agent_that_the_next_start_ends(
         crashed.kill()
         finish(crashed, 5)
     assert alive(leftover), "SIGKILL of the program leaves its agent running, as a crash does"
-    kept = ours(control)
+    kept = ours(control, INSTANCE)
     lost = chat.say("echo during the crash")
     assert control.wait_deliveries_idle()
 
@@ -443,11 +351,11 @@ def test_a_crashed_run_leaves_an_agent_that_the_next_start_ends(
     assert not alive(leftover)
     assert f"ended the ngrok agent (pid {leftover}) left over by an earlier run" in caplog.messages
     assert int(pid_file.read_text()) == agent_pid(runner) != leftover
-    assert {n: h["id"] for n, h in ours(control).items()} == {n: h["id"] for n, h in kept.items()}
+    assert {n: h["id"] for n, h in ours(control, INSTANCE).items()} == {n: h["id"] for n, h in kept.items()}
     assert chat.reply() == "during the crash"
-    settle(control, runner)
-    assert answers(control, bot, chat.room, "during the crash") == 1
-    assert answers(control, bot, chat.room, "before the crash") == 1
+    settle(control, runner, checks=2)
+    assert answers(control, bots.bot, chat.room, "during the crash") == 1
+    assert answers(control, bots.bot, chat.room, "before the crash") == 1
     # Webex reached the left-over agent, which had no bot behind it (ngrok's 502, ERR_NGROK_8012).
     assert [d["status"] for d in deliveries_of(control, lost)] == [502]
 
@@ -472,15 +380,16 @@ def test_a_pid_file_naming_another_program_ends_nothing(bots: Bots, tmp_path: Pa
 @pytest.mark.parametrize("signum, keep", [(signal.SIGTERM, False), (signal.SIGINT, True)],
                          ids=["sigterm", "sigint-keep-webhooks"])
 def test_run_bot_stops_on_a_signal_and_leaves_no_agent(
-        emulator: Emulator, control: ControlClient, bot: Json, person: Json, foreign: Json, agents: Agents,
+        webex_emulator: Emulator, control: ControlClient, webex_bot_account: Json, webex_person: Json,
+        foreign: Json, agents: Agents,
         tmp_path: Path, signum: int, keep: bool) -> None:
     pid_file = tmp_path / "state" / f"ngrok-{INSTANCE}.pid"
-    process = run_bot(tmp_path / "run", run_bot_env(agents, tmp_path, emulator, bot),
-                      *(["--keep-webhooks"] if keep else []))
+    process = run_bot(tmp_path / "run", run_bot_env(agents, tmp_path, webex_emulator, webex_bot_account),
+                      *WEBHOOK_ON_ANY_PORT, *(["--keep-webhooks"] if keep else []))
     try:
         agent = wait_until_up(control, process, tmp_path / "run", pid_file)
-        hooks = ours(control)
-        chat = Chat(control, bot, person)
+        hooks = ours(control, INSTANCE)
+        chat = Chat(control, webex_bot_account, webex_person)
         chat.say("echo up")
         assert chat.reply() == "up"
     finally:
@@ -489,20 +398,12 @@ def test_run_bot_stops_on_a_signal_and_leaves_no_agent(
         code = finish(process, 10)
     err = (tmp_path / "run" / "stderr.txt").read_text()
     assert code == 0 and time.monotonic() - started < 10, err
-    assert "Traceback" not in err and bot["token"] not in err and agents.token not in err
+    assert "Traceback" not in err and webex_bot_account["token"] not in err and agents.token not in err
     assert not alive(agent) and not pid_file.exists()
-    assert ours(control) == (hooks if keep else {})
+    assert ours(control, INSTANCE) == (hooks if keep else {})
 
 
 # -- 6. clear failures ----------------------------------------------------------------------------
-
-def download_reachable() -> bool:
-    try:
-        socket.create_connection(("bin.ngrok.com", 443), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
 
 FAILURES = {  # case: what the one error line must say
     "missing-agent": ["not installed", "cannot be downloaded", "BOT_NGROK_PATH", "--transport websocket"],
@@ -516,16 +417,15 @@ FAILURES = {  # case: what the one error line must say
 
 @pytest.mark.parametrize("case", list(FAILURES))
 def test_run_bot_explains_a_tunnel_that_cannot_start(
-        case: str, emulator: Emulator, control: ControlClient, bot: Json, agents: Agents, tmp_path: Path) -> None:
+        case: str, webex_emulator: Emulator, control: ControlClient, webex_bot_account: Json, agents: Agents,
+        tmp_path: Path) -> None:
     says = FAILURES[case]
-    hidden = [bot["token"], agents.token]
+    hidden = [webex_bot_account["token"], agents.token]
     variables: dict[str, str] = {}
     args: list[str] = []
     held: Optional[socket.socket] = None
     rival: Optional[subprocess.Popen] = None
-    if case == "missing-agent":
-        if download_reachable():
-            pytest.skip("ngrok's download server is reachable here; this case shows the offline failure")
+    if case == "missing-agent":  # pyngrok then downloads the agent: through the proxies of run_bot_env, which fail
         variables["BOT_NGROK_PATH"] = str(tmp_path / "no-ngrok-here" / "ngrok")
     elif case == "no-authtoken":
         variables["NGROK_AUTHTOKEN"] = ""
@@ -537,7 +437,6 @@ def test_run_bot_explains_a_tunnel_that_cannot_start(
     elif case == "session-taken":
         rival = subprocess.Popen([FAKE_NGROK, "start", "--none", "--log", "stdout", "--authtoken", agents.token],
                                  stdout=subprocess.PIPE, text=True, env={**os.environ, **agents.env()})
-        agents.extra_pids.append(rival.pid)
         lines = rival.stdout
         assert lines is not None
         until(lambda: "client session established" in lines.readline(), "the rival agent's session")
@@ -547,7 +446,8 @@ def test_run_bot_explains_a_tunnel_that_cannot_start(
         held.listen()
         args = ["--port", str(held.getsockname()[1])]
     try:
-        process = run_bot(tmp_path / "run", run_bot_env(agents, tmp_path, emulator, bot, **variables), *args)
+        env = run_bot_env(agents, tmp_path, webex_emulator, webex_bot_account, **variables)
+        process = run_bot(tmp_path / "run", env, *WEBHOOK_ON_ANY_PORT, *args)
         started = time.monotonic()
         code = finish(process, 30)
         elapsed = time.monotonic() - started
@@ -568,68 +468,60 @@ def test_run_bot_explains_a_tunnel_that_cannot_start(
     assert all(line == errors[0] or line[:8].replace(":", "").isdigit() for line in err.splitlines() if line), err
     for secret in hidden:
         assert secret not in out + err, secret
-    assert ours(control) == {}
+    assert ours(control, INSTANCE) == {}
 
 
 # -- 7. a fixed domain ----------------------------------------------------------------------------
 
 def test_a_fixed_domain_keeps_its_url_across_a_repair(
-        bots: Bots, control: ControlClient, bot: Json, person: Json, foreign: Json,
+        bots: Bots, control: ControlClient, foreign: Json,
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="bot")
     runner = bots.start(ngrok_domain="my-bot.ngrok-free.app")
     supervisor = runner.supervisor
     assert supervisor is not None
-    url, hooks = runner.public_url, ours(control)
+    url, hooks = runner.public_url, ours(control, INSTANCE)
     kill_agent(runner)
-    chat = Chat(control, bot, person)
+    chat = bots.chat()
     chat.say("echo same place")
     assert chat.reply() == "same place"
     until(lambda: supervisor.repairs >= 1, "the repair")
     assert runner.public_url == url
     [line] = repaired_lines(caplog)
     assert "same URL" in line
-    assert ours(control) == hooks  # nothing to change: same URL, same secret
-    settle(control, runner)
-    assert answers(control, bot, chat.room, "same place") == 1
+    assert ours(control, INSTANCE) == hooks  # nothing to change: same URL, same secret
+    settle(control, runner, checks=2)
+    assert answers(control, bots.bot, chat.room, "same place") == 1
 
 
 # -- 8. your own URL, no tunnel -------------------------------------------------------------------
 
 def test_your_own_url_is_probed_without_counting_as_a_message_and_webhooks_are_repaired(
-        emulator: Emulator, control: ControlClient, bot: Json, person: Json, foreign: Json,
-        tmp_path: Path) -> None:
-    runner = start_test_bot(emulator, bot["token"], health_interval=0.1, state_dir=tmp_path / "state",
-                            instance=INSTANCE)
-    try:
-        supervisor, receiver = runner.supervisor, runner.receiver
-        assert supervisor is not None and receiver is not None and runner.dispatcher is not None
-        assert isinstance(supervisor.tunnel, StaticUrl) and runner.server is not None
-        assert runner.public_url == runner.server.url
-        until(lambda: receiver.probes >= 3, "three probes")
-        assert [c["path"] for c in control.calls() if c["path"].startswith("/v1/messages")] == []
-        assert runner.dispatcher.handled == 0
+        bots: Bots, control: ControlClient, foreign: Json) -> None:
+    runner = bots.start(tunnel="none", health_interval=0.1)
+    supervisor, receiver = runner.supervisor, runner.receiver
+    assert supervisor is not None and receiver is not None and runner.dispatcher is not None
+    assert isinstance(supervisor.tunnel, StaticUrl) and runner.server is not None
+    assert runner.public_url == runner.server.url
+    until(lambda: receiver.probes >= 3, "three probes")
+    assert [c["path"] for c in control.calls() if c["path"].startswith("/v1/messages")] == []
+    assert runner.dispatcher.handled == 0
 
-        reactivated_within(control, runner, ours(control)[f"Helper [{INSTANCE}] messages"])
-        until(lambda: supervisor.repairs == 1, "the repair counted")
-        chat = Chat(control, bot, person)
-        chat.say("echo still here")
-        assert chat.reply() == "still here"
-    finally:
-        runner.stop(timeout=2)
+    reactivated_within(control, runner, ours(control, INSTANCE)[hook_name(INSTANCE)])
+    until(lambda: supervisor.repairs == 1, "the repair counted")
+    chat = bots.chat()
+    chat.say("echo still here")
+    assert chat.reply() == "still here"
 
 
 def test_your_own_url_that_does_not_reach_the_bot_is_reported_not_repaired(
-        emulator: Emulator, bot: Json, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+        bots: Bots, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="bot.supervisor")
-    runner = start_test_bot(emulator, bot["token"], public_url="http://127.0.0.1:9", health_interval=0.1,
-                            state_dir=tmp_path / "state", instance=INSTANCE)
-    try:
-        supervisor = runner.supervisor
-        assert supervisor is not None
-        until(lambda: supervisor.failures >= 2, "two failed checks")
-    finally:
-        runner.stop(timeout=2)
+    runner = bots.start(tunnel="none", public_url=NOWHERE, health_interval=0.1)
+    supervisor = runner.supervisor
+    assert supervisor is not None
+    until(lambda: supervisor.failures >= 2, "two failed checks")
+    bots.stop(runner)
     lines = [r.getMessage() for r in caplog.records]
     assert any(line.startswith("http://127.0.0.1:9 does not reach the bot yet: check that your reverse proxy")
                for line in lines)
@@ -757,8 +649,9 @@ def test_a_line_cut_short_by_a_crash_costs_nothing_more(tmp_path: Path) -> None:
 
 
 def test_catch_up_submits_only_what_came_since_the_mark_and_was_not_handled(
-        emulator: Emulator, control: ControlClient, bot: Json, person: Json, tmp_path: Path) -> None:
-    client = WebexClient(bot["token"], emulator.api_url)
+        webex_emulator: Emulator, control: ControlClient, webex_bot_account: Json, webex_person: Json,
+        tmp_path: Path) -> None:
+    client = WebexClient(webex_bot_account["token"], webex_emulator.api_url)
     record = HandledLog(tmp_path / "handled.json")
     submitted: list[Event] = []
 
@@ -770,18 +663,18 @@ def test_catch_up_submits_only_what_came_since_the_mark_and_was_not_handled(
     assert control.calls() == []
 
     record.start_mark(iso(datetime.now(timezone.utc)))
-    direct = control.direct_room(person, bot)
-    team = control.create_group("Team", person, [person, bot])
-    handled = control.post(person, "echo handled already", room=direct)
+    direct = control.direct_room(webex_person, webex_bot_account)
+    team = control.create_group("Team", webex_person, [webex_person, webex_bot_account])
+    handled = control.post(webex_person, "echo handled already", room=direct)
     record.record(handled["id"], handled["created"])
-    control.post(bot, "the bot's own words", room=direct)
-    control.post(person, "echo not for the bot", room=team)
-    wanted = [control.post(person, "echo one", room=direct), control.post(person, "echo two", room=team,
-                                                                        mentions=(bot,))]
+    control.post(webex_bot_account, "the bot's own words", room=direct)
+    control.post(webex_person, "echo not for the bot", room=team)
+    wanted = [control.post(webex_person, "echo one", room=direct),
+              control.post(webex_person, "echo two", room=team, mentions=(webex_bot_account,))]
     assert catch_up(client, record, submit) == 2
     assert [e.id for e in submitted] == [m["id"] for m in wanted]
     assert [(e.transport, e.room_type, e.person_email) for e in submitted] == \
-        [("catchup", "direct", "ada@example.com"), ("catchup", "group", "ada@example.com")]
+        [("catchup", "direct", webex_person["emails"][0]), ("catchup", "group", webex_person["emails"][0])]
 
     assert catch_up(client, record, lambda event: "duplicate") == 0  # only what the dispatcher took counts
 

@@ -18,18 +18,19 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import pytest
 import requests
 
 from bot import card, card_action, command
 from bot.emulator import ControlClient, Emulator
+from bot.ids import uuid_of
 from bot.runner import BotRunner, StartupError
-from bot.testing import Chat, start_test_bot
+from bot.testing import Chat
 from bot.wdm import DeviceRegistry
-from bot.websocket import WebsocketTransport, uuid_of
-from support import fakes_running, until
+from bot.websocket import WebsocketTransport
+from support import Bots, answers, deliveries_of, fakes_running, program_env, settle, until
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_NGROK = str(Path(__file__).parent / "fake_ngrok" / "ngrok")
@@ -78,20 +79,6 @@ def status(control: ControlClient, device: str) -> Json:
     return next(d for d in control.devices() if d["id"] == device)
 
 
-def settle(runner: BotRunner, control: ControlClient) -> None:
-    """Every envelope acked (so handed over) and every handed-over event handled."""
-    device = device_of(runner)
-    until(lambda: status(control, device)["unacked"] == 0, "every envelope to be acked")
-    dispatcher = runner.dispatcher
-    assert dispatcher is not None
-    until(lambda: dispatcher._queue.unfinished_tasks == 0, "the dispatcher to be idle")
-
-
-def said(control: ControlClient, bot: Json, room: Json, text: str) -> list[Json]:
-    """The bot's messages in ``room`` that say ``text``."""
-    return [m for m in control.messages(room=room, author=bot) if m.get("markdown", m.get("text")) == text]
-
-
 def lookups(control: ControlClient, bot: Json, message: Json) -> list[Json]:
     """The bot's conversation-service lookups of ``message`` (one per websocket activity it acted on)."""
     return [c for c in control.calls(bot) if c["path"] == f"/conversation/api/v1/messages/{uuid_of(message['id'])}"]
@@ -115,42 +102,17 @@ def device_ids(control: ControlClient) -> set[str]:
     return {d["id"] for d in control.devices()}
 
 
-class Bots:
-    """Starts bots against one emulator with one state folder; stops what a test left running."""
-
-    def __init__(self, emulator: Emulator, state_dir: Path) -> None:
-        self.emulator = emulator
-        self.control = emulator.control
-        self.state_dir = state_dir
-        self.bot = self.control.create_bot("Socket Bot", "socket-bot@webex.bot")
-        self.alice = self.control.create_person("Alice", "alice@example.com")
-        self.running: list[BotRunner] = []
-
-    def start(self, **settings: Any) -> BotRunner:
-        settings = {"transport": "websocket", "state_dir": self.state_dir, **settings}
-        runner = start_test_bot(self.emulator, self.bot["token"], PLUGINS, **settings)
-        self.running.append(runner)
-        return runner
-
-    def stop(self, runner: BotRunner) -> None:
-        self.running.remove(runner)
-        runner.stop(timeout=2)
-
-    def chat(self, room: Optional[Json] = None) -> Chat:
-        return Chat(self.control, self.bot, self.alice, room=room)
-
-
 @pytest.fixture
-def bots(emulator: Emulator, tmp_path: Path) -> Iterator[Bots]:
-    made = Bots(emulator, tmp_path / "state")
-    yield made
-    for runner in list(made.running):
-        made.stop(runner)
+def bots(bots: Bots, tmp_path: Path) -> Bots:
+    """Bots on the websocket with this file's commands, sharing one state folder (a restart finds its record)."""
+    bots.defaults.update(transport="websocket", state_dir=tmp_path / "state")
+    bots.plugins = PLUGINS
+    return bots
 
 
 # -- 1. what the bot answers, and how few calls it makes ------------------------------------------
 def test_messages_threads_cards_and_files_are_answered_over_the_websocket(bots: Bots, tmp_path: Path) -> None:
-    control, bot, alice = bots.control, bots.bot, bots.alice
+    control, bot, alice = bots.control, bots.bot, bots.person
     runner = bots.start()
     assert runner.websocket is not None and runner.websocket.connected
     assert runner.receiver is None and runner.supervisor is None and control.webhooks() == []
@@ -158,12 +120,12 @@ def test_messages_threads_cards_and_files_are_answered_over_the_websocket(bots: 
 
     direct.say("yell warm up")
     assert direct.reply() == "WARM UP"
-    settle(runner, control)
+    settle(control, runner)
     control.clear_calls()
     direct.say("yell counted")
     assert direct.reply() == "COUNTED"
     until(lambda: len(control.calls(bot)) >= 3, "the reply's call to be recorded")
-    settle(runner, control)
+    settle(control, runner)
     calls = sorted((c["method"], re.sub(r"/[^/]{30,}$", "/<id>", c["path"])) for c in control.calls(bot))
     assert calls == [("GET", "/conversation/api/v1/messages/<id>"), ("GET", "/v1/messages/<id>"),
                      ("POST", "/v1/messages")]
@@ -184,18 +146,18 @@ def test_messages_threads_cards_and_files_are_answered_over_the_websocket(bots: 
     direct.say("ballot")
     [ballot_card] = direct.replies()
     control.submit_card(alice, ballot_card, {"action": "ballot-vote", "choice": "tea"})
-    assert direct.reply() == "alice@example.com voted tea"
+    assert direct.reply() == f"{alice['emails'][0]} voted tea"
 
     upload = tmp_path / "notes.txt"
     upload.write_text("some notes")
     with_file = control.post(alice, "echo file", room=direct.room, file=upload)
     assert direct.reply() == "file"
 
-    settle(runner, control)
+    settle(control, runner)
     assert [m["markdown"] for m in control.messages(room=group, author=bot)] == ["MENTIONED"]
     assert lookups(control, bot, unmentioned) == [] and fetches(control, bot, unmentioned) == []
     # A file comes as "share" (pending the malware scan) then "update" (safe): one lookup, one answer.
-    assert len(lookups(control, bot, with_file)) == 1 and len(said(control, bot, direct.room, "file")) == 1
+    assert len(lookups(control, bot, with_file)) == 1 and answers(control, bot, direct.room, "file") == 1
     for reply in control.messages(author=bot):
         assert fetches(control, bot, reply) == [] and lookups(control, bot, reply) == [], reply["markdown"]
 
@@ -211,7 +173,7 @@ def test_a_failing_lookup_is_retried_without_waiting_for_a_reconnect(bots: Bots)
     started = time.monotonic()
     chat.say("yell after the limit")
     assert chat.reply() == "AFTER THE LIMIT" and time.monotonic() - started >= 1.0
-    settle(runner, control)
+    settle(control, runner)
     assert [c["status"] for c in lookups(control, bot, question)] == [503, 503, 200]
     assert transport_of(runner).connections == 1
 
@@ -225,7 +187,7 @@ def test_every_envelope_is_acknowledged_once(bots: Bots) -> None:
     for word in ("one", "two", "three"):
         chat.say(f"yell {word}")
         chat.reply()
-    settle(runner, control)
+    settle(control, runner)
     state = status(control, device)
     acks = [a for a in control.acks() if a["device"] == device]
     sequenced = [a["messageId"] for a in acks if a["matched"]]
@@ -263,8 +225,8 @@ def test_a_lost_pong_reconnects(bots: Bots, caplog: pytest.LogCaptureFixture) ->
     chat = bots.chat()
     chat.say("yell pong is back")
     assert chat.reply() == "PONG IS BACK"
-    settle(runner, control)
-    assert len(said(control, bots.bot, chat.room, "PONG IS BACK")) == 1
+    settle(control, runner)
+    assert answers(control, bots.bot, chat.room, "PONG IS BACK") == 1
 
 
 # -- 4. what arrives while the bot is away ---------------------------------------------------------
@@ -275,19 +237,33 @@ def test_unacked_envelopes_are_replayed_and_answered_once(bots: Bots) -> None:
     chat = bots.chat()
     chat.say("yell before")
     assert chat.reply() == "BEFORE"
-    settle(first, control)
+    settle(control, first)
     # Stopping drains the dispatcher first: what the websocket hands over meanwhile is refused and so
     # must stay un-acked, for Webex to bring it again.
     assert first.dispatcher is not None
     first.dispatcher.drain(1)
+    transport = transport_of(first)
+    done: dict[str, str] = {}  # activity id -> its envelope, once the transport is through with it
+    acked: list[Optional[str]] = []
+    deliver, ack = transport._deliver, transport._ack
+
+    def traced_deliver(envelope_id: str, activity: Json) -> None:
+        deliver(envelope_id, activity)
+        done[activity["id"]] = envelope_id
+
+    def traced_ack(envelope_id: Optional[str]) -> None:
+        acked.append(envelope_id)
+        ack(envelope_id)
+
+    transport._deliver, transport._ack = traced_deliver, traced_ack  # type: ignore[method-assign]
     during = chat.say("yell during shutdown")
-    until(lambda: lookups(control, bot, during), "the websocket to see the message")
-    time.sleep(0.2)
+    envelope = until(lambda: done.get(uuid_of(during["id"])), "the websocket to be through with the message")
+    assert lookups(control, bot, during) and envelope not in acked
     assert status(control, device)["unacked"] == 1
     bots.stop(first)
     assert device in device_ids(control), "keep_device leaves the device registered"
     until(lambda: not status(control, device)["connected"], "the connection to be gone")
-    team = bots.chat(control.create_group("Team", bots.alice, [bot]))
+    team = bots.chat(control.create_group("Team", bots.person, [bot]))
     away = [team.say(f"yell away {n}") for n in range(3)]
     assert status(control, device)["unacked"] == 4
 
@@ -295,10 +271,10 @@ def test_unacked_envelopes_are_replayed_and_answered_once(bots: Bots) -> None:
     assert device_of(second) == device, "the device is found again by name"
     assert chat.reply() == "DURING SHUTDOWN"
     assert sorted(m["markdown"] for m in team.replies(3)) == [f"AWAY {n}" for n in range(3)]
-    settle(second, control)
+    settle(control, second)
     for question, (room, answer) in zip([during, *away], [(chat.room, "DURING SHUTDOWN")] +
                                         [(team.room, f"AWAY {n}") for n in range(3)]):
-        assert len(said(control, bot, room, answer)) == 1, answer
+        assert answers(control, bot, room, answer) == 1, answer
         assert len(fetches(control, bot, question)) == 1, "replay and catch-up dedupe before the fetch"
     # Both ways found them: the replayed envelopes were looked up (the refused one before, too), and
     # the catch-up's listing of the group room (mentions of the bot only) holds the three.
@@ -323,7 +299,7 @@ def test_a_device_deleted_behind_the_bots_back_is_registered_again(bots: Bots) -
     assert chat.reply() == "NEW DEVICE"
 
 
-def test_a_lost_device_with_no_room_for_a_new_one_is_reported(bots: Bots, emulator: Emulator,
+def test_a_lost_device_with_no_room_for_a_new_one_is_reported(bots: Bots, webex_emulator: Emulator,
                                                                caplog: pytest.LogCaptureFixture) -> None:
     control = bots.control
     runner = bots.start()
@@ -331,7 +307,7 @@ def test_a_lost_device_with_no_room_for_a_new_one_is_reported(bots: Bots, emulat
     control.settings(deviceLimit=1)
     control.drop_websocket(old)
     control.delete_device(old)
-    foreign = wdm_register(emulator, bots.bot["token"], "another-program")
+    foreign = wdm_register(webex_emulator, bots.bot["token"], "another-program")
     with caplog.at_level(logging.ERROR, logger="bot.websocket"):
         until(lambda: not running(transport), "the transport to give up")
     assert transport.fatal is not None and "device registrations" in transport.fatal
@@ -340,11 +316,11 @@ def test_a_lost_device_with_no_room_for_a_new_one_is_reported(bots: Bots, emulat
     assert device_ids(control) == {foreign["url"].rsplit("/", 1)[1]}
 
 
-def test_our_stale_devices_make_room_and_foreign_ones_are_left_alone(bots: Bots, emulator: Emulator) -> None:
+def test_our_stale_devices_make_room_and_foreign_ones_are_left_alone(bots: Bots, webex_emulator: Emulator) -> None:
     control, token = bots.control, bots.bot["token"]
     control.settings(deviceLimit=3)
     for _ in range(3):
-        wdm_register(emulator, token, OUR_DEVICE)
+        wdm_register(webex_emulator, token, OUR_DEVICE)
     runner = bots.start()
     assert device_ids(control) == {device_of(runner)}, "one device of ours is reused, the stale rest removed"
     chat = bots.chat()
@@ -353,13 +329,13 @@ def test_our_stale_devices_make_room_and_foreign_ones_are_left_alone(bots: Bots,
     bots.stop(runner)
 
     for _ in range(3):
-        wdm_register(emulator, token, OUR_DEVICE)
-    registry = DeviceRegistry(token, emulator.u2c_url, "testbot")
+        wdm_register(webex_emulator, token, OUR_DEVICE)
+    registry = DeviceRegistry(token, webex_emulator.u2c_url, "testbot")
     fresh = registry.register()
     assert device_ids(control) == {fresh["url"].rsplit("/", 1)[1]}, "a full limit of ours: ours go, then it fits"
     registry.delete(fresh)
 
-    foreign = {wdm_register(emulator, token, "another-program")["url"].rsplit("/", 1)[1] for _ in range(3)}
+    foreign = {wdm_register(webex_emulator, token, "another-program")["url"].rsplit("/", 1)[1] for _ in range(3)}
     control.clear_calls()
     with pytest.raises(StartupError, match="device registrations") as refused:
         bots.start()
@@ -375,15 +351,15 @@ def test_a_sequence_gap_runs_the_catch_up(bots: Bots) -> None:
     transport, device, chat = transport_of(runner), device_of(runner), bots.chat()
     chat.say("yell first")  # the transport learns where the sequence stands
     assert chat.reply() == "FIRST"
-    settle(runner, control)
+    settle(control, runner)
     control.clear_calls()
     control.skip_sequence(device, 3)
     chat.say("yell after the gap")
     assert chat.reply() == "AFTER THE GAP"
     until(lambda: transport.gaps == 1, "the gap to be noticed")
     until(lambda: [c for c in control.calls(bot) if c["path"] == "/v1/rooms"], "the catch-up")
-    settle(runner, control)
-    assert len(said(control, bot, chat.room, "AFTER THE GAP")) == 1
+    settle(control, runner)
+    assert answers(control, bot, chat.room, "AFTER THE GAP") == 1
 
     # A real loss: Webex drops what it buffered for a connection that went away (replay off).
     control.settings(replayUnacked=False)
@@ -393,10 +369,12 @@ def test_a_sequence_gap_runs_the_catch_up(bots: Bots) -> None:
     until(lambda: transport.connected and status(control, device)["connected"], "the reconnect")
     chat.say("yell after the loss")
     assert sorted(m["markdown"] for m in chat.replies(2)) == ["AFTER THE LOSS", "LOST IN THE GAP"]
-    assert transport.gaps == 2 and lookups(control, bot, lost) == [], "the lost one came by the catch-up"
-    settle(runner, control)
-    assert len(said(control, bot, chat.room, "LOST IN THE GAP")) == 1
-    assert len(said(control, bot, chat.room, "AFTER THE LOSS")) == 1
+    # Sequence numbers are tracked per connection: the new one shows no gap; the catch-up that every
+    # reconnect runs is what brought the lost one.
+    assert transport.gaps == 1 and lookups(control, bot, lost) == [], "the lost one came by the catch-up"
+    settle(control, runner)
+    assert answers(control, bot, chat.room, "LOST IN THE GAP") == 1
+    assert answers(control, bot, chat.room, "AFTER THE LOSS") == 1
 
 
 # -- 7. both transports at once --------------------------------------------------------------------
@@ -409,12 +387,12 @@ def test_webhook_and_websocket_together_answer_once(bots: Bots) -> None:
     question = chat.say("yell twice delivered")
     assert chat.reply() == "TWICE DELIVERED"
     control.wait_deliveries_idle()
-    settle(runner, control)
-    delivered = [d for d in control.deliveries() if d["body"]["data"]["id"] == question["id"]]
+    settle(control, runner)
+    delivered = deliveries_of(control, question)
     assert [d["status"] for d in delivered] == [200]
     assert len(lookups(control, bot, question)) == 1, "the websocket brought it too"
     assert len(fetches(control, bot, question)) == 1
-    assert len(said(control, bot, chat.room, "TWICE DELIVERED")) == 1
+    assert answers(control, bot, chat.room, "TWICE DELIVERED") == 1
 
 
 # -- 8. close codes --------------------------------------------------------------------------------
@@ -446,17 +424,21 @@ def test_close_code_1011_reconnects(bots: Bots) -> None:
 
 # -- 9. falling back from the tunnel ---------------------------------------------------------------
 @pytest.fixture
-def fake_ngrok(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Json]:
-    """Config fields for the fake agent with a token of its own; afterwards no agent of it runs."""
+def fake_ngrok(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_stray_agents: None) -> Json:
+    """Config fields for the fake agent with a token of its own; afterwards no agent of it runs
+    (``no_stray_agents``: its state and log are in the test's folder)."""
     for name in ("NGROK_AUTHTOKEN", "FAKE_NGROK_FAIL", "FAKE_NGROK_START_DELAY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("FAKE_NGROK_STATE_DIR", str(tmp_path / "ngrok-state"))
     monkeypatch.setenv("FAKE_NGROK_LOG", str(tmp_path / "agent.log"))
     token = f"tok-{uuid.uuid4().hex}"
-    yield {"transport": "auto", "tunnel": "ngrok", "ngrok_path": FAKE_NGROK, "ngrok_authtoken": token,
-           "ngrok_config": str(tmp_path / "ngrok.yml")}
-    until(lambda: not fakes_running("fake_ngrok", env=f"NGROK_AUTHTOKEN={token}"), "every fake agent to end",
-          timeout=5)
+    return {"transport": "auto", "tunnel": "ngrok", "ngrok_path": FAKE_NGROK, "ngrok_authtoken": token,
+            "ngrok_config": str(tmp_path / "ngrok.yml")}
+
+
+def agents_of(tmp_path: Path) -> str:
+    """The environment entry that tells the fake agents of one test from any other's."""
+    return f"FAKE_NGROK_STATE_DIR={tmp_path / 'ngrok-state'}"
 
 
 def refused(url: str) -> bool:
@@ -481,7 +463,7 @@ def test_no_tunnel_falls_back_to_the_websocket(bots: Bots, fake_ngrok: Json, mon
     assert chat.reply() == "NO TUNNEL"
 
 
-def test_a_tunnel_that_keeps_dying_hands_over_to_the_websocket(bots: Bots, fake_ngrok: Json,
+def test_a_tunnel_that_keeps_dying_hands_over_to_the_websocket(bots: Bots, fake_ngrok: Json, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     control, bot = bots.control, bots.bot
     runner = bots.start(**fake_ngrok, health_interval=0.1)
@@ -492,7 +474,7 @@ def test_a_tunnel_that_keeps_dying_hands_over_to_the_websocket(bots: Bots, fake_
     assert chat.reply() == "THROUGH THE TUNNEL"
 
     monkeypatch.setenv("FAKE_NGROK_FAIL", "4018")  # every restart fails from now on
-    [agent] = fakes_running("fake_ngrok", env=f"NGROK_AUTHTOKEN={fake_ngrok['ngrok_authtoken']}")
+    [agent] = fakes_running("fake_ngrok", env=agents_of(tmp_path))
     os.kill(agent, signal.SIGKILL)
     until(lambda: refused(supervisor.target_url), "the public URL to go down")
     around = chat.say("yell around the switch")
@@ -503,14 +485,14 @@ def test_a_tunnel_that_keeps_dying_hands_over_to_the_websocket(bots: Bots, fake_
     assert chat.reply() == "AROUND THE SWITCH"
     control.wait_deliveries_idle()
     # Neither transport brought it: its delivery hit the dead tunnel, and the device came later.
-    assert [d["status"] for d in control.deliveries() if d["body"]["data"]["id"] == around["id"]] == [None]
+    assert [d["status"] for d in deliveries_of(control, around)] == [None]
     assert lookups(control, bot, around) == []
     chat.say("yell over the websocket")
     assert chat.reply() == "OVER THE WEBSOCKET"
-    settle(runner, control)
-    assert len(said(control, bot, chat.room, "AROUND THE SWITCH")) == 1
+    settle(control, runner)
+    assert answers(control, bot, chat.room, "AROUND THE SWITCH") == 1
     assert len(fetches(control, bot, around)) == 1
-    assert fakes_running("fake_ngrok", env=f"NGROK_AUTHTOKEN={fake_ngrok['ngrok_authtoken']}") == []
+    assert fakes_running("fake_ngrok", env=agents_of(tmp_path)) == []
 
 
 # -- 10. run_bot.py ------------------------------------------------------------------------------
@@ -518,9 +500,8 @@ def run_bot(emulator: Emulator, bot: Json, state_dir: Path, *flags: str) -> subp
     """run_bot.py on the websocket, with no ngrok anywhere: none on PATH, BOT_NGROK_PATH missing."""
     path = os.pathsep.join(d for d in os.environ.get("PATH", "").split(os.pathsep)
                            if d and not (Path(d) / "ngrok").exists())
-    env = {"PATH": path, "HOME": str(state_dir), "WEBEX_BOT_TOKEN": bot["token"],
-           "WEBEX_U2C_URL": emulator.u2c_url, "BOT_STATE_DIR": str(state_dir),
-           "BOT_NGROK_PATH": str(state_dir / "no-such-ngrok"), "PYTHONUNBUFFERED": "1"}
+    env = program_env(state_dir, PATH=path, WEBEX_BOT_TOKEN=bot["token"], WEBEX_U2C_URL=emulator.u2c_url,
+                      BOT_STATE_DIR=str(state_dir), BOT_NGROK_PATH=str(state_dir / "no-such-ngrok"))
     return subprocess.Popen([sys.executable, str(ROOT / "run_bot.py"), "--transport", "websocket", "--api-url",
                              emulator.api_url, "--instance", "cli", *flags], cwd=state_dir, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -543,11 +524,11 @@ def answer_then_terminate(bot_process: subprocess.Popen[str], control: ControlCl
     return device
 
 
-def test_run_bot_on_the_websocket_without_ngrok(bots: Bots, emulator: Emulator, tmp_path: Path) -> None:
+def test_run_bot_on_the_websocket_without_ngrok(bots: Bots, webex_emulator: Emulator, tmp_path: Path) -> None:
     control, chat = bots.control, bots.chat()
-    kept = answer_then_terminate(run_bot(emulator, bots.bot, tmp_path, "--keep-device"), control, chat, "kept")
+    kept = answer_then_terminate(run_bot(webex_emulator, bots.bot, tmp_path, "--keep-device"), control, chat, "kept")
     assert device_ids(control) == {kept}, "--keep-device leaves the device registered"
     until(lambda: not status(control, kept)["connected"], "the first run's connection to be gone")
-    again = answer_then_terminate(run_bot(emulator, bots.bot, tmp_path), control, chat, "removed")
+    again = answer_then_terminate(run_bot(webex_emulator, bots.bot, tmp_path), control, chat, "removed")
     assert again == kept, "the device is found again by name"
     assert device_ids(control) == set(), "the device is removed on exit"

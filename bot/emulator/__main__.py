@@ -7,7 +7,7 @@ import signal
 import threading
 from typing import Optional
 
-from .server import Emulator
+from . import Emulator
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -20,7 +20,8 @@ import requests
 
 from .ids import timestamp
 from .settings import Settings
-from .store import AttachmentAction, Message, Person, Store, Webhook
+from .models import AttachmentAction, Message, Person, Webhook
+from .store import Store
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -95,7 +96,7 @@ class Deliverer:
 
     def _fan_out(self, resource: str, actor: Person, data: dict[str, Any], sees: Any) -> None:
         with self.store.lock:
-            hooks = [h for h in self.store.webhooks.values()
+            hooks = [h for h in self.store.all_webhooks()
                      if h.status == "active" and h.resource in (resource, "all") and h.event in ("created", "all")
                      and sees(h.owner) and matches_filter(h, data, h.owner)]
             jobs = [(h, self._envelope(h, resource, actor, data)) for h in hooks]
@@ -136,10 +137,7 @@ class Deliverer:
             error = type(exc).__name__
         latency_ms = (time.perf_counter() - started) * 1000
         ok = status is not None and 200 <= status < 300
-        with self.store.lock:
-            hook.consecutive_failures = 0 if ok else hook.consecutive_failures + 1
-            if hook.consecutive_failures >= self.settings.webhook_inactive_after:
-                hook.status = "inactive"
+        self.store.count_delivery(hook, ok, self.settings.webhook_inactive_after)
         with self._records_lock:
             self._records.append({
                 "webhookId": hook.id, "targetUrl": hook.target_url, "status": status, "error": error,

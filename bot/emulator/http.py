@@ -1,13 +1,16 @@
-"""What every emulated Webex endpoint shares: bearer auth and Webex-shaped error bodies."""
+"""What every emulated Webex endpoint shares: bearer auth, id lookups and Webex-shaped error bodies."""
 from __future__ import annotations
 
 import re
-from typing import Any, NoReturn, Optional
+from typing import Any, Callable, NoReturn, Optional, TypeVar
 
 from flask import Response, abort, g, jsonify, request
 
 from .ids import decode_id, new_uuid
-from .store import Person, Store
+from .models import Person, StoredFile
+from .store import NotFound, Store
+
+T = TypeVar("T")
 
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
@@ -62,6 +65,20 @@ def raw_id(rest_id: str, kind: str, what: str) -> str:
     if decoded is None or decoded[0] != kind:
         fail(404, f"Could not find a {what} with the provided ID.")
     return decoded[1]
+
+
+def lookup(getter: Callable[[str], T], rest_id: str, kind: str, what: str) -> T:
+    """What ``getter`` finds for the uuid inside ``rest_id``; 404 naming ``what`` when it finds nothing."""
+    try:
+        return getter(raw_id(rest_id, kind, what))
+    except NotFound:
+        fail(404, f"Could not find a {what} with the provided ID.")
+
+
+def file_response(stored: StoredFile) -> Response:
+    """An uploaded file as Webex serves its content URL: the bytes, typed, as an attachment."""
+    return Response(stored.data, content_type=stored.content_type, headers={
+        "Content-Disposition": f'attachment; filename="{stored.name}"'})
 
 
 def body_json() -> dict[str, Any]:

@@ -1,9 +1,13 @@
 """Mercury, the device websocket: Webex's way to push events to a bot that has no public URL.
 
-A device registered over WDM (see ``devices.py``) gets a ``webSocketUrl`` here. Every new message or
+A device registered over WDM (see ``wdm.py``) gets a ``webSocketUrl`` here. Every new message or
 card submit its owner may see becomes an envelope in that device's queue, numbered by a per-device
 ``sequenceNumber`` and kept until the client acknowledges it; a device with no live connection keeps
-its envelopes and gets them on the next one (``bufferStates``), unless ``replay_unacked`` is off.
+its envelopes and gets them on the next one (``bufferStates``). Whether Webex really replays is
+UNSURE, so two settings make it stricter: ``ws_replay`` off keeps nothing for a device without a live
+connection (events then are dropped, and un-acked envelopes go with the connection that carried them),
+and ``replay_unacked`` off discards what was kept when the next connection comes. Either way a lost
+envelope still used its sequence number, so the client sees a gap, as it would at Webex.
 
 The server is the threaded ``websockets.sync`` one. Each connection has one writer thread, the only
 code that writes to that socket, because acks, pongs and events written from several threads at once
@@ -21,19 +25,18 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
-from .devices import action_activity, message_activities
+from .activities import action_activity, message_activities
 from .ids import new_uuid, timestamp
-from .store import Person
-
-if TYPE_CHECKING:
-    from .server import Emulator
+from .models import Person
+from .settings import Settings
+from .store import Store
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +106,12 @@ class Device:
 class Mercury:
     """The websocket server and the device registry it serves."""
 
-    def __init__(self, emulator: "Emulator") -> None:
-        self.emulator = emulator
+    def __init__(self, store: Store, settings: Settings, host: str, conversation_url: Callable[[], str]) -> None:
+        """``conversation_url`` gives the conversation service's URL, which activities point to."""
+        self.store = store
+        self.settings = settings
+        self.host = host
+        self._conversation_url = conversation_url
         self._lock = threading.Lock()
         self._devices: dict[str, Device] = {}
         self._acks: deque[dict[str, Any]] = deque(maxlen=ACK_HISTORY)
@@ -112,18 +119,18 @@ class Mercury:
         self._thread: Optional[threading.Thread] = None
         self._port = 0
         self.auth_timeout = AUTH_TIMEOUT
-        emulator.store.subscribe(self.on_event)
+        store.subscribe(self.on_event)
 
     @property
     def url(self) -> str:
-        return f"ws://{self.emulator.host}:{self._port}"
+        return f"ws://{self.host}:{self._port}"
 
     def websocket_url(self, device: Device) -> str:
         """Shaped like Webex's ``wss://mercury-connection-a.wbx2.com/v1/apps/wx2/registrations/<id>/messages``."""
         return f"{self.url}/v1/apps/wx2/registrations/{device.uuid}/messages"
 
     def start(self) -> None:
-        self._server = serve(self._handle, self.emulator.host, 0, process_request=self._process_request,
+        self._server = serve(self._handle, self.host, 0, process_request=self._process_request,
                              ping_interval=None, logger=log)
         self._port = self._server.socket.getsockname()[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="emulator-mercury", daemon=True)
@@ -167,21 +174,17 @@ class Mercury:
             return self._devices.pop(uuid, None) is not None
 
     # -- events ----------------------------------------------------------------------------------
-    @property
-    def conversation_url(self) -> str:
-        return f"{self.emulator.url}/conversation/api/v1"
-
     def on_event(self, kind: str, obj: Any) -> None:
         """Queue the activities of a new message or card submit for every device allowed to see it."""
         sees: Callable[[Person], bool]
         if kind == "message":
-            activities, sees = message_activities(obj, self.conversation_url), obj.visible_to
+            activities, sees = message_activities(obj, self._conversation_url()), obj.visible_to
         elif kind == "action":
-            activities = [action_activity(obj, self.conversation_url)]
+            activities = [action_activity(obj, self._conversation_url())]
             sees = partial(operator.is_, obj.message.author)
         else:
             return
-        with self.emulator.store.lock, self._lock:
+        with self.store.lock, self._lock:
             for device in self._devices.values():
                 if sees(device.owner):
                     for activity in activities:
@@ -189,6 +192,8 @@ class Mercury:
 
     def _enqueue(self, device: Device, activity: dict[str, Any]) -> None:
         device.sequence += 1
+        if device.link is None and not self.settings.ws_replay:
+            return
         envelope_id = new_uuid()
         envelope = {
             "id": envelope_id,
@@ -227,7 +232,7 @@ class Mercury:
         with self._lock:
             replaced, device.link = device.link, link
             link.send(self._ready_envelope())
-            if self.emulator.settings.replay_unacked:
+            if self.settings.ws_replay and self.settings.replay_unacked:
                 for envelope in device.unacked.values():
                     link.send(envelope)
             else:
@@ -243,6 +248,8 @@ class Mercury:
             with self._lock:
                 if device.link is link:
                     device.link = None
+                    if not self.settings.ws_replay:
+                        device.unacked.clear()
             link.finish()
 
     def _authorize(self, connection: ServerConnection, device: Device) -> bool:
@@ -260,7 +267,7 @@ class Mercury:
         if isinstance(frame, dict) and frame.get("type") == "authorization" and isinstance(frame.get("data"), dict):
             scheme, _, token = str(frame["data"].get("token", "")).partition(" ")
             token = token.strip() if scheme.lower() == "bearer" else ""
-        if not token or self.emulator.store.person_by_token(token) is not device.owner:
+        if not token or self.store.person_by_token(token) is not device.owner:
             connection.close(4401, "Authentication failed")
             return False
         return True
@@ -285,7 +292,7 @@ class Mercury:
             return
         if not isinstance(frame, dict):
             return
-        if frame.get("type") == "ping" and self.emulator.settings.answer_pings:
+        if frame.get("type") == "ping" and self.settings.answer_pings:
             link.send({"type": "pong", "id": frame.get("id")})
         elif frame.get("type") == "ack":
             message_id = frame.get("messageId")

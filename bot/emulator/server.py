@@ -12,8 +12,8 @@ from ..wsgi import BackgroundServer
 from .chat import create_chat_blueprint
 from .client import ControlClient
 from .control import create_control_blueprint
+from .conversations import create_conversations_blueprint
 from .delivery import Deliverer
-from .devices import create_devices_blueprint
 from .faults import Faults
 from .http import error_response, token_owner
 from .mercury import Mercury
@@ -21,28 +21,32 @@ from .rest import create_rest_blueprint
 from .settings import Settings
 from .store import Store
 from .traffic import Traffic
-
-CONTROL_PREFIX = "/_emulator"
+from .urls import CONTROL_PATH, Urls
+from .wdm import create_wdm_blueprint
 
 
 def create_app(emulator: "Emulator") -> Flask:
+    """Every service on one app; faults and the traffic log apply to all but the control API."""
     app = Flask("bot.emulator")
     app.config["MAX_CONTENT_LENGTH"] = 100 * 1024 * 1024
-    app.register_blueprint(create_rest_blueprint(emulator.store))
-    app.register_blueprint(create_control_blueprint(emulator))
-    app.register_blueprint(create_devices_blueprint(emulator))
-    app.register_blueprint(create_chat_blueprint(emulator))
+    store, mercury, urls = emulator.store, emulator.mercury, emulator.urls
+    app.register_blueprint(create_rest_blueprint(store))
+    app.register_blueprint(create_control_blueprint(store, emulator.settings, emulator.faults, emulator.traffic,
+                                                    emulator.deliverer, mercury, urls))
+    app.register_blueprint(create_wdm_blueprint(store, mercury, emulator.settings, urls))
+    app.register_blueprint(create_conversations_blueprint(store, urls))
+    app.register_blueprint(create_chat_blueprint(store, emulator.traffic, emulator.deliverer))
 
     @app.before_request
     def inject_faults() -> Optional[Response]:
         g.started = time.perf_counter()
-        if request.path.startswith(CONTROL_PREFIX):
+        if request.path.startswith(CONTROL_PATH):
             return None
         return emulator.faults.apply(request.method, request.path)
 
     @app.after_request
     def record_call(response: Response) -> Response:
-        if not request.path.startswith(CONTROL_PREFIX):
+        if not request.path.startswith(CONTROL_PATH):
             who = g.get("caller") or token_owner(emulator.store)
             emulator.traffic.record(
                 method=request.method, path=request.path, query=request.query_string.decode(),
@@ -75,7 +79,8 @@ class Emulator:
         self.faults = Faults()
         self.traffic = Traffic()
         self.deliverer = Deliverer(self.store, self.settings)
-        self.mercury = Mercury(self)
+        self.urls = Urls(lambda: self.url)
+        self.mercury = Mercury(self.store, self.settings, host, lambda: self.urls.conversation)
         self.app = create_app(self)
         self._server: Optional[BackgroundServer] = None
 
@@ -86,11 +91,11 @@ class Emulator:
     @property
     def api_url(self) -> str:
         """What ``WebexAPI(base_url=...)`` takes: the REST root, with its trailing slash."""
-        return f"{self.url}/v1/"
+        return self.urls.api
 
     @property
     def u2c_url(self) -> str:
-        return f"{self.url}/u2c/api/v1/catalog"
+        return self.urls.u2c_catalog
 
     @property
     def ws_url(self) -> str:
@@ -100,11 +105,11 @@ class Emulator:
     @property
     def chat_url(self) -> str:
         """The chat page: talk to the bot as a person and watch its webhooks and REST calls."""
-        return f"{self.url}/chat"
+        return self.urls.chat
 
     @property
     def control_url(self) -> str:
-        return f"{self.url}{CONTROL_PREFIX}"
+        return self.urls.control
 
     @cached_property
     def control(self) -> ControlClient:

@@ -19,6 +19,10 @@ class Settings:
     answer_pings: bool = True
     # Whether un-acknowledged websocket envelopes are replayed on the next connection.
     replay_unacked: bool = True
+    # Whether Mercury keeps anything for a device with no live connection. False: events while it has
+    # none are dropped at once, and the un-acked envelopes of a connection that ends are dropped with
+    # it; their sequence numbers are used all the same, so the next connection sees a gap.
+    ws_replay: bool = True
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply ``changes`` (snake_case or camelCase names); unknown names raise ValueError."""

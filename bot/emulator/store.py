@@ -1,4 +1,4 @@
-"""The emulator's world: people, rooms, messages, webhooks, card actions, files and devices.
+"""The emulator's world: people, rooms, messages, webhooks, card actions and files.
 
 One lock guards it all; the REST, control and device layers read and change it only through these
 methods, and listeners (webhook delivery, the device websocket) hear of new messages and card actions
@@ -10,215 +10,18 @@ import html
 import itertools
 import secrets
 import threading
-from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, TypeVar
 
 from .ids import decode_id, encode_id, new_uuid, timestamp
 from .markup import Rendered, render
+from .models import AttachmentAction, Message, Person, Room, StoredFile, Webhook
 
-ORG_UUID = "1eb65fdf-9643-417f-9974-ad72cae0e10f"
-APP_UUID = "c9bd4fe1-ed6b-4b0f-bf67-4c6b2a2f6f0b"
+T = TypeVar("T")
+WEBHOOK_CHANGES = frozenset({"name", "target_url", "secret"})
 
 
 class NotFound(KeyError):
     """An id that names nothing the caller may see."""
-
-
-@dataclass
-class Person:
-    uuid: str
-    display_name: str
-    email: str
-    type: str  # person | bot | appuser
-    token: str
-    created: str
-
-    @property
-    def id(self) -> str:
-        return encode_id("PEOPLE", self.uuid)
-
-    def to_json(self) -> dict[str, Any]:
-        first, _, last = self.display_name.partition(" ")
-        return {
-            "id": self.id,
-            "emails": [self.email],
-            "phoneNumbers": [],
-            "displayName": self.display_name,
-            "nickName": first,
-            "firstName": first,
-            "lastName": last,
-            "avatar": f"https://avatar.example.invalid/{self.uuid}",
-            "orgId": encode_id("ORGANIZATION", ORG_UUID),
-            "created": self.created,
-            "lastActivity": self.created,
-            "status": "active",
-            "type": self.type,
-        }
-
-
-@dataclass
-class Room:
-    uuid: str
-    title: str
-    type: str  # direct | group
-    creator: Person
-    created: str
-    cluster: str
-    members: list[Person] = field(default_factory=list)
-    last_activity: str = ""
-
-    @property
-    def id(self) -> str:
-        return encode_id("ROOM", self.uuid, self.cluster)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "type": self.type,
-            "isLocked": False,
-            "lastActivity": self.last_activity or self.created,
-            "creatorId": self.creator.id,
-            "created": self.created,
-            "ownerId": encode_id("ORGANIZATION", ORG_UUID),
-            "isPublic": False,
-            "isReadOnly": False,
-        }
-
-    def membership_json(self, person: Person) -> dict[str, Any]:
-        return {
-            "id": encode_id("MEMBERSHIP", f"{person.uuid}:{self.uuid}"),
-            "roomId": self.id,
-            "personId": person.id,
-            "personEmail": person.email,
-            "personDisplayName": person.display_name,
-            "personOrgId": encode_id("ORGANIZATION", ORG_UUID),
-            "isModerator": person is self.creator and self.type == "group",
-            "isMonitor": False,
-            "roomType": self.type,
-            "created": self.created,
-        }
-
-
-@dataclass
-class Message:
-    uuid: str
-    room: Room
-    author: Person
-    rendered: Rendered
-    markdown: Optional[str]
-    files: list[str]
-    attachments: list[dict[str, Any]]
-    parent: Optional["Message"]
-    created: str
-    seq: int = 0
-
-    @property
-    def id(self) -> str:
-        return encode_id("MESSAGE", self.uuid, self.room.cluster)
-
-    def mentions(self, person: Person) -> bool:
-        return person.id in self.rendered.mentioned_people
-
-    def visible_to(self, person: Person) -> bool:
-        """Webex's bot rule: in a group room a bot sees only its own messages and those naming it."""
-        if person not in self.room.members:
-            return False
-        if person.type != "bot" or self.room.type == "direct":
-            return True
-        return self.author is person or self.mentions(person)
-
-    def to_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"id": self.id}
-        if self.parent is not None:
-            body["parentId"] = self.parent.id
-        body.update({"roomId": self.room.id, "roomType": self.room.type, "text": self.rendered.text})
-        if self.markdown is not None:
-            body["markdown"] = self.markdown
-        body["html"] = self.rendered.html
-        if self.files:
-            body["files"] = list(self.files)
-        if self.attachments:
-            body["attachments"] = self.attachments
-        body.update({"personId": self.author.id, "personEmail": self.author.email})
-        if self.rendered.mentioned_people:
-            body["mentionedPeople"] = list(self.rendered.mentioned_people)
-        if self.rendered.mentioned_groups:
-            body["mentionedGroups"] = list(self.rendered.mentioned_groups)
-        body["created"] = self.created
-        return body
-
-
-@dataclass
-class AttachmentAction:
-    uuid: str
-    message: Message
-    person: Person
-    inputs: dict[str, Any]
-    created: str
-
-    @property
-    def id(self) -> str:
-        return encode_id("ATTACHMENT_ACTION", self.uuid, self.message.room.cluster)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "type": "submit",
-            "messageId": self.message.id,
-            "inputs": self.inputs,
-            "personId": self.person.id,
-            "roomId": self.message.room.id,
-            "created": self.created,
-        }
-
-
-@dataclass
-class Webhook:
-    uuid: str
-    owner: Person
-    name: str
-    target_url: str
-    resource: str
-    event: str
-    filter: Optional[str]
-    secret: Optional[str]
-    created: str
-    status: str = "active"
-    consecutive_failures: int = 0
-
-    @property
-    def id(self) -> str:
-        return encode_id("WEBHOOK", self.uuid)
-
-    def to_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "id": self.id,
-            "name": self.name,
-            "targetUrl": self.target_url,
-            "resource": self.resource,
-            "event": self.event,
-        }
-        if self.filter:
-            body["filter"] = self.filter
-        if self.secret:
-            body["secret"] = self.secret
-        body.update({
-            "status": self.status,
-            "created": self.created,
-            "orgId": encode_id("ORGANIZATION", ORG_UUID),
-            "createdBy": self.owner.id,
-            "appId": encode_id("APPLICATION", APP_UUID),
-            "ownedBy": "creator",
-        })
-        return body
-
-
-@dataclass
-class StoredFile:
-    name: str
-    content_type: str
-    data: bytes
 
 
 Listener = Callable[[str, Any], None]
@@ -248,6 +51,12 @@ class Store:
         for listener in self._listeners:
             listener(kind, obj)
 
+    def _get(self, table: dict[str, T], raw: str) -> T:
+        with self.lock:
+            if raw not in table:
+                raise NotFound(raw)
+            return table[raw]
+
     # -- people ----------------------------------------------------------------------------------
     def add_person(self, display_name: str, email: str | None = None, type: str = "person",
                    token: str | None = None) -> Person:
@@ -274,10 +83,12 @@ class Store:
             return next((p for p in self.people.values() if p.email.lower() == wanted), None)
 
     def person(self, raw: str) -> Person:
+        return self._get(self.people, raw)
+
+    def everyone(self) -> list[Person]:
+        """Every person and bot, in the order they were made."""
         with self.lock:
-            if raw not in self.people:
-                raise NotFound(raw)
-            return self.people[raw]
+            return list(self.people.values())
 
     # -- rooms -----------------------------------------------------------------------------------
     def add_room(self, title: str, type: str, creator: Person, members: list[Person],
@@ -297,14 +108,15 @@ class Store:
             return self.add_room(other.display_name, "direct", one, [other])
 
     def room(self, raw: str) -> Room:
-        with self.lock:
-            if raw not in self.rooms:
-                raise NotFound(raw)
-            return self.rooms[raw]
+        return self._get(self.rooms, raw)
 
     def rooms_of(self, person: Person) -> list[Room]:
         with self.lock:
             return [r for r in self.rooms.values() if person in r.members]
+
+    def all_rooms(self) -> list[Room]:
+        with self.lock:
+            return list(self.rooms.values())
 
     # -- messages --------------------------------------------------------------------------------
     def resolver(self, kind: str, value: str) -> Optional[tuple[str, str]]:
@@ -337,10 +149,7 @@ class Store:
         return message
 
     def message(self, raw: str) -> Message:
-        with self.lock:
-            if raw not in self.messages:
-                raise NotFound(raw)
-            return self.messages[raw]
+        return self._get(self.messages, raw)
 
     def delete_message(self, message: Message) -> None:
         with self.lock:
@@ -352,6 +161,11 @@ class Store:
             found = [m for m in self.messages.values() if m.room is room]
         return sorted(found, key=lambda m: m.seq, reverse=True)
 
+    def all_messages(self) -> list[Message]:
+        """Every message of every room, oldest first."""
+        with self.lock:
+            return sorted(self.messages.values(), key=lambda m: m.seq)
+
     # -- card actions ----------------------------------------------------------------------------
     def add_action(self, person: Person, message: Message, inputs: dict[str, Any]) -> AttachmentAction:
         with self.lock:
@@ -361,10 +175,7 @@ class Store:
         return action
 
     def action(self, raw: str) -> AttachmentAction:
-        with self.lock:
-            if raw not in self.actions:
-                raise NotFound(raw)
-            return self.actions[raw]
+        return self._get(self.actions, raw)
 
     # -- webhooks --------------------------------------------------------------------------------
     def add_webhook(self, owner: Person, **fields: Any) -> Webhook:
@@ -384,6 +195,34 @@ class Store:
         with self.lock:
             return [h for h in self.webhooks.values() if h.owner is owner]
 
+    def all_webhooks(self) -> list[Webhook]:
+        with self.lock:
+            return list(self.webhooks.values())
+
+    def update_webhook(self, hook: Webhook, *, reactivate: bool = False, **changes: Any) -> None:
+        """Set ``name``, ``target_url`` or ``secret``; ``reactivate`` makes it active with a clean slate."""
+        unknown = set(changes) - WEBHOOK_CHANGES
+        if unknown:
+            raise TypeError(f"a webhook has no changeable {', '.join(sorted(unknown))}")
+        with self.lock:
+            for name, value in changes.items():
+                setattr(hook, name, value)
+            if reactivate:
+                hook.status, hook.consecutive_failures = "active", 0
+
+    def deactivate_webhook(self, hook: Webhook) -> Webhook:
+        """Switch ``hook`` to inactive, as Webex does after many failures; return it."""
+        with self.lock:
+            hook.status = "inactive"
+            return hook
+
+    def count_delivery(self, hook: Webhook, ok: bool, inactive_after: int) -> None:
+        """Count a delivery's outcome; ``inactive_after`` failures in a row make the webhook inactive."""
+        with self.lock:
+            hook.consecutive_failures = 0 if ok else hook.consecutive_failures + 1
+            if hook.consecutive_failures >= inactive_after:
+                hook.status = "inactive"
+
     def delete_webhook(self, hook: Webhook) -> None:
         with self.lock:
             self.webhooks.pop(hook.uuid, None)
@@ -397,7 +236,4 @@ class Store:
             return f"{self.base_url}/v1/contents/{encode_id('CONTENT', raw)}"
 
     def file(self, raw: str) -> StoredFile:
-        with self.lock:
-            if raw not in self.files:
-                raise NotFound(raw)
-            return self.files[raw]
+        return self._get(self.files, raw)

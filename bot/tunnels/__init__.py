@@ -8,7 +8,8 @@ certificate). Known failures become a ``TunnelError`` whose message says what to
 """
 from __future__ import annotations
 
-from .base import WEBSOCKET_HINT, Tunnel, TunnelError
+from ..errors import TunnelError
+from .base import WEBSOCKET_HINT, Tunnel
 from .cloudflared import CloudflaredTunnel, explain_cloudflared_failure, first_meaningful_line, quick_tunnel_url
 from .ngrok import NgrokTunnel, explain_ngrok_failure
 from .static import StaticUrl

@@ -1,4 +1,4 @@
-"""What every tunnel provider shares: the protocol, the error, and ending a crashed run's process."""
+"""What every tunnel provider shares: the protocol, and ending a crashed run's process."""
 from __future__ import annotations
 
 import logging
@@ -9,14 +9,9 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import TransientOrPermanent
 
 log = logging.getLogger(__name__)
 WEBSOCKET_HINT = "or run with --transport websocket, which needs no tunnel"
-
-
-class TunnelError(TransientOrPermanent):
-    """The tunnel did not start or stay up; the message says what to do."""
 
 
 class Tunnel(Protocol):

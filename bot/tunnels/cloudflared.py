@@ -19,7 +19,8 @@ from typing import IO, Optional
 
 import requests
 
-from .base import WEBSOCKET_HINT, TunnelError, end_leftover
+from ..errors import TunnelError
+from .base import WEBSOCKET_HINT, end_leftover
 
 log = logging.getLogger(__name__)
 CLOUDFLARED_INSTALL = ("install it (`brew install cloudflared`, `winget install Cloudflare.cloudflared`, or "

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import threading
-import types
 from pathlib import Path
 from typing import Any, Optional
 
-from .base import WEBSOCKET_HINT, TunnelError, end_leftover
+from ..errors import TunnelError
+from .base import WEBSOCKET_HINT, end_leftover
 
 log = logging.getLogger(__name__)
 
@@ -30,25 +29,6 @@ def explain_ngrok_failure(text: str) -> TunnelError:
     return TunnelError(f"ngrok did not start: {first_line}")
 
 
-class _QuietPopen(subprocess.Popen):  # type: ignore[type-arg]
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("stderr", subprocess.DEVNULL)
-        super().__init__(*args, **kwargs)
-
-
-def _silence_agent_stderr() -> None:
-    """The agent repeats a failed start on its stderr, the authtoken included (ERR_NGROK_105), past the
-    log redaction and as a screenful of text. pyngrok leaves that stream inherited, so its process
-    module gets a ``subprocess`` whose Popen discards it; the same errors still arrive as log lines."""
-    from pyngrok import process
-
-    if process.subprocess.Popen is not _QuietPopen:
-        quiet = types.ModuleType("subprocess")
-        quiet.__dict__.update(vars(subprocess))
-        quiet.Popen = _QuietPopen  # type: ignore[attr-defined]
-        process.subprocess = quiet  # type: ignore[attr-defined]
-
-
 class NgrokTunnel:
     """An ngrok agent driven by pyngrok, with a pid file so a crashed run's agent is ended next time."""
 
@@ -60,7 +40,6 @@ class NgrokTunnel:
                  config_path: Optional[str] = None, startup_timeout: int = 15) -> None:
         from pyngrok.conf import PyngrokConfig
 
-        _silence_agent_stderr()
         options: dict[str, object] = {}
         if ngrok_path:
             options["ngrok_path"] = ngrok_path
@@ -70,17 +49,19 @@ class NgrokTunnel:
         self.config = PyngrokConfig(monitor_thread=True, startup_timeout=startup_timeout, config_version="3",
                                     **options)
         # pyngrok would put the authtoken on the agent's command line, where `ps` shows it to every
-        # user of the machine; the agent reads it from its environment instead.
+        # user of the machine; the agent reads it from a private copy of its config file instead.
         self.config.auth_token = None
         self.authtoken = authtoken or os.environ.get("NGROK_AUTHTOKEN")
+        self.user_config = config_path
         self.domain = domain
         self.pid_file = state_dir / f"ngrok-{instance}.pid"
+        self.agent_config = state_dir / f"ngrok-{instance}.yml"
         self.public_url: Optional[str] = None
 
     def start(self, port: int) -> str:
         self._end_leftover_agent()
         if self.authtoken:
-            os.environ["NGROK_AUTHTOKEN"] = self.authtoken
+            self.config.config_path = self._write_agent_config(self.authtoken)
         outcome: list[object] = []
         worker = threading.Thread(target=lambda: outcome.append(self._connect(port)), daemon=True,
                                   name="ngrok-start")
@@ -100,6 +81,23 @@ class NgrokTunnel:
         self.pid_file.write_text(str(process.proc.pid))
         self.public_url = str(outcome[0])
         return self.public_url
+
+    def _write_agent_config(self, authtoken: str) -> str:
+        """The user's agent config (``BOT_NGROK_CONFIG``, else ngrok's default file) plus the authtoken,
+        written through pyngrok into a file only this user can read; returns its path."""
+        from pyngrok import conf, installer
+
+        base = self.user_config or conf.DEFAULT_NGROK_CONFIG_PATH
+        data: dict[str, Any] = dict(installer.get_ngrok_config(base, use_cache=False)) if os.path.isfile(base) else {}
+        if str(data.get("version", "3")) == "2":
+            data["authtoken"] = authtoken
+        else:
+            data["agent"] = {**(data.get("agent") or {}), "authtoken": authtoken}
+        self.agent_config.parent.mkdir(parents=True, exist_ok=True)
+        self.agent_config.unlink(missing_ok=True)
+        os.close(os.open(self.agent_config, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        installer.install_default_config(str(self.agent_config), data, config_version=self.config.config_version)
+        return str(self.agent_config)
 
     def _connect(self, port: int) -> object:
         """The tunnel's public URL, or the TunnelError that explains why there is none."""
@@ -127,6 +125,7 @@ class NgrokTunnel:
     def stop(self) -> None:
         self._kill()
         self.pid_file.unlink(missing_ok=True)
+        self.agent_config.unlink(missing_ok=True)
 
     def _kill(self) -> None:
         from pyngrok import ngrok

@@ -1,0 +1,60 @@
+"""Control of who exists: people, bots and rooms, made at will and listed with their tokens."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response
+
+from ..http import body_json, fail, json_response
+from ..models import Person
+from ..store import Store
+from .common import named_person
+
+ROUTES = {
+    "POST /_emulator/people": "create a person or bot {displayName, email?, type?: person|bot} -> person + token",
+    "GET /_emulator/people": "every person and bot, with tokens",
+    "POST /_emulator/rooms": "create a room {title, type: group|direct, creatorId, memberIds[], cluster?}",
+    "GET /_emulator/rooms": "every room",
+}
+
+
+def with_token(who: Person) -> dict[str, Any]:
+    return {**who.to_json(), "token": who.token}
+
+
+def create_blueprint(store: Store) -> Blueprint:
+    bp = Blueprint("world", __name__)
+
+    @bp.post("/people")
+    def people_create() -> Response:
+        fields = body_json()
+        kind = fields.get("type", "person")
+        if not fields.get("displayName") or kind not in ("person", "bot", "appuser"):
+            fail(400, "displayName is required; type is person, bot or appuser.")
+        if fields.get("email") and store.person_by_email(fields["email"]):
+            fail(409, f"{fields['email']} exists already.")
+        return json_response(with_token(store.add_person(fields["displayName"], fields.get("email"), kind)))
+
+    @bp.get("/people")
+    def people_list() -> Response:
+        return json_response({"items": [with_token(p) for p in store.everyone()]})
+
+    @bp.post("/rooms")
+    def rooms_create() -> Response:
+        fields = body_json()
+        creator = named_person(store, fields.get("creatorId"))
+        members = [named_person(store, m) for m in fields.get("memberIds", [])]
+        if fields.get("type", "group") == "direct":
+            if len(members) != 1:
+                fail(400, "A direct room has the creator and exactly one member.")
+            return json_response(store.direct_room(creator, members[0]).to_json())
+        if not fields.get("title"):
+            fail(400, "title is required.")
+        made = store.add_room(fields["title"], "group", creator, members, fields.get("cluster", "us"))
+        return json_response(made.to_json())
+
+    @bp.get("/rooms")
+    def rooms_list() -> Response:
+        return json_response({"items": [r.control_json() for r in store.all_rooms()]})
+
+    return bp
