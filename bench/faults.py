@@ -113,13 +113,39 @@ def scenario(emu: Any, name: str, commands: int, quiet: float, fault: Callable[[
 
 
 def drop_websocket(control: Any, runner: Any) -> None:
-    device = runner.websocket.device
-    control.close_websocket(device["url"].rstrip("/").rsplit("/", 1)[-1], 1011, "try again")
+    """Close the bot's websocket with 1011, once it is up again after an earlier drop."""
+    from bot.emulator import ControlError
+
+    deadline = time.monotonic() + 15
+    while True:
+        device = runner.websocket.device
+        try:
+            control.close_websocket(device["url"].rstrip("/").rsplit("/", 1)[-1], 1011, "try again")
+            return
+        except ControlError:  # not reconnected yet
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+KILLED: set[int] = set()
 
 
 def kill_agent(control: Any, runner: Any) -> None:
-    pid = int(runner.supervisor.tunnel.pid_file.read_text())
-    os.kill(pid, signal.SIGKILL)
+    """SIGKILL the agent, once the supervisor has replaced the one killed before."""
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            pid = int(runner.supervisor.tunnel.pid_file.read_text())
+            if pid not in KILLED:
+                os.kill(pid, signal.SIGKILL)
+                KILLED.add(pid)
+                return
+        except (OSError, ValueError):  # between agents: no pid file, or the old one
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("the supervisor did not restart the agent within 15 s")
+        time.sleep(0.05)
 
 
 def deactivate(control: Any, runner: Any) -> None:

@@ -49,9 +49,11 @@ def bare_app(path: str) -> Any:
 
 def serve(app: Any, name: str, max_body: int) -> Any:
     """The app on BackgroundServer with the options BotRunner._serve uses."""
+    from bot.runner import RECEIVER_IDLE_TIMEOUT, RECEIVER_REQUEST_DEADLINE
     from bot.wsgi import BackgroundServer
 
-    return BackgroundServer(app, "127.0.0.1", 0, threads=8, name=name, clear_untrusted_proxy_headers=True,
+    return BackgroundServer(app, "127.0.0.1", 0, threads=8, name=name, idle_timeout=RECEIVER_IDLE_TIMEOUT,
+                            request_deadline=RECEIVER_REQUEST_DEADLINE, clear_untrusted_proxy_headers=True,
                             max_request_body_size=max_body * 2).start()
 
 

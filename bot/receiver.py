@@ -80,7 +80,8 @@ class Receiver:
         @app.errorhandler(HTTPException)
         def plain_error(exc: HTTPException) -> Response:
             if exc.code == 405:
-                self.refusals.note("wrong method", "refused a %s request to the webhook route", clip(request.method, 10))
+                self.refusals.note("wrong method", "refused a request with method %s on the webhook route",
+                                   clip(request.method, 10))
             return _answer(exc.code or 500, exc.name.lower())
 
         @app.errorhandler(Exception)

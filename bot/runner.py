@@ -30,6 +30,8 @@ from .websocket import WebsocketTransport
 from .wsgi import BackgroundServer
 
 log = logging.getLogger(__name__)
+RECEIVER_IDLE_TIMEOUT = 5.0  # seconds an idle connection to the receiver is kept
+RECEIVER_REQUEST_DEADLINE = 5.0  # seconds a request may take to arrive, from its first byte
 
 
 class BotRunner:
@@ -180,8 +182,11 @@ class BotRunner:
 
     def _serve(self, receiver: Receiver) -> BackgroundServer:
         try:
+            # A public port: connections that say nothing, or a request a byte at a time, are dropped
+            # after a few seconds (Webex sends a delivery in one go).
             server = BackgroundServer(receiver.app, self.config.host, self.config.port, threads=8,
-                                      name="webhook-receiver", clear_untrusted_proxy_headers=True,
+                                      name="webhook-receiver", idle_timeout=RECEIVER_IDLE_TIMEOUT,
+                                      request_deadline=RECEIVER_REQUEST_DEADLINE, clear_untrusted_proxy_headers=True,
                                       max_request_body_size=receiver.max_body_bytes * 2)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:

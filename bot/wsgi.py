@@ -9,18 +9,72 @@ trigger with everything else in its socket map, and neither side checks or locks
 close fails with EBADF, or, once the kernel has given the number to a new pipe or socket (the next
 server's, say), lands in somebody else's file. So the trigger here is pulled and closed under one
 lock and never written once closed, and ``stop()`` runs once, however many threads call it.
+
+A server on a public URL must also not be deafened by connections that say nothing (waitress keeps
+an idle one 120 s and accepts 100 in all) or that send a request a byte at a time (slowloris): the
+server here accepts as many connections as the process may open, up to a few thousand, watches them
+with poll() rather than select() (which stops at 1024), closes idle ones after ``idle_timeout``
+and drops a request not complete within ``request_deadline`` of its first byte. A connection
+holds no thread until its request is complete, so none of them keeps a signed delivery waiting.
 """
 from __future__ import annotations
 
 import os
 import socket
 import threading
+import time
 from typing import Any, Callable, Optional
 
 from waitress import wasyncore
+from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
-from waitress.server import create_server
+from waitress.server import TcpWSGIServer
+from waitress.task import ThreadedTaskDispatcher
 from waitress.trigger import trigger as WaitressTrigger
+
+MAX_CONNECTIONS = 4096
+
+
+def connection_limit() -> int:
+    """As many connections as the process may open, leaving room for its other files."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit to read
+        return MAX_CONNECTIONS
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return max(50, min(MAX_CONNECTIONS, soft - 100)) if soft != resource.RLIM_INFINITY else MAX_CONNECTIONS
+
+
+class _TimedChannel(HTTPChannel):
+    """A connection that remembers when the request it is reading began."""
+
+    request_began: Optional[float] = None
+
+    def received(self, data: bytes) -> bool:
+        if self.request is None and data:
+            self.request_began = time.time()
+        try:
+            return bool(super().received(data))
+        finally:
+            if self.request is None:
+                self.request_began = None
+
+
+class _GuardedServer(TcpWSGIServer):
+    """waitress's server whose regular clean-up also drops requests that take too long to arrive."""
+
+    channel_class = _TimedChannel
+    request_deadline: Optional[float] = None
+
+    def maintenance(self, now: float) -> None:
+        super().maintenance(now)
+        if self.request_deadline is None:
+            return
+        cutoff = now - self.request_deadline
+        for channel in list(self.active_channels.values()):
+            began = getattr(channel, "request_began", None)
+            if began is not None and began < cutoff and not channel.requests:
+                channel.will_close = True
 
 
 class _GuardedTrigger(WaitressTrigger):
@@ -58,9 +112,16 @@ class _GuardedTrigger(WaitressTrigger):
 
 class BackgroundServer:
     def __init__(self, app: Callable[..., Any], host: str = "127.0.0.1", port: int = 0, threads: int = 8,
-                 name: str = "wsgi", **options: Any) -> None:
-        self._server: Any = create_server(app, host=host, port=port, threads=threads,
-                                          ident=name, **options)
+                 name: str = "wsgi", *, idle_timeout: float = 120.0, request_deadline: Optional[float] = None,
+                 **options: Any) -> None:
+        """``options`` are waitress's adjustments; the two timeouts are in seconds."""
+        adj = Adjustments(host=host, port=port, threads=threads, ident=name, channel_timeout=idle_timeout,
+                          cleanup_interval=max(1, min(30, int(idle_timeout / 2))), asyncore_use_poll=True,
+                          connection_limit=connection_limit(), **options)
+        dispatcher = ThreadedTaskDispatcher()
+        dispatcher.set_thread_count(adj.threads)
+        self._server: Any = _GuardedServer(app, {}, dispatcher=dispatcher, adj=adj, sockinfo=adj.listen[0])
+        self._server.request_deadline = request_deadline
         # No loop and no connection has used waitress's own trigger yet: swap it for the guarded one.
         self._server.trigger.close()
         self._trigger = self._server.trigger = _GuardedTrigger(self._server._map)
