@@ -76,7 +76,7 @@ class HandledLog:
             if not isinstance(entry, dict):
                 continue
             if entry.get(BEGUN):
-                self._in_flight[entry[BEGUN]] = InFlight(BEGUN)
+                self._begun(entry[BEGUN])
             elif entry.get(SENDING):
                 self._in_flight[entry[SENDING]] = InFlight(SENDING, str(entry.get("digest", "")))
             self._apply(entry.get("id"), entry.get("created"))
@@ -109,10 +109,18 @@ class HandledLog:
         """A handler starts on the message: after a crash from here on, it is in flight."""
         with self._lock:
             key = ids.unpadded(message_id)
-            self._in_flight[key] = InFlight(BEGUN)
-            if len(self._in_flight) > self._keep:  # handlers that keep failing must not grow it for ever
-                self._in_flight.pop(next(iter(self._in_flight)))
-            self._append({BEGUN: key})
+            if self._begun(key):
+                self._append({BEGUN: key})
+
+    def _begun(self, key: str) -> bool:
+        """Mark ``key`` begun unless a reply was already on its way: a run that dies while it checks
+        for that reply must leave the doubt for the next. False when nothing changed."""
+        if key in self._in_flight and self._in_flight[key].state == SENDING:
+            return False
+        self._in_flight[key] = InFlight(BEGUN)
+        if len(self._in_flight) > self._keep:  # handlers that keep failing must not grow it for ever
+            self._in_flight.pop(next(iter(self._in_flight)))
+        return True
 
     def sending(self, message_id: str, digest: str) -> None:
         """The first reply to the message is on its way to Webex."""

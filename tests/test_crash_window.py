@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 
@@ -22,14 +22,14 @@ from support import until
 Json = dict[str, Any]
 
 
-def leave_in_flight(state_dir: Path, message: Json, entry: Optional[Json]) -> None:
+def leave_in_flight(state_dir: Path, message: Json, *entries: Json) -> None:
     """The record as a process that died while answering ``message`` leaves it: no "answered" line
-    for it, and ``entry`` (how far it got) in its place."""
+    for it, and ``entries`` (how far each run got) in its place."""
     [path] = state_dir.glob("handled-*.jsonl")
     key = ids.unpadded(message["id"])
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     kept = [line for line in lines if key not in (line.get("id"), line.get("begun"), line.get("sending"))]
-    path.write_text("".join(json.dumps(line) + "\n" for line in kept + ([entry] if entry else [])))
+    path.write_text("".join(json.dumps(line) + "\n" for line in kept + list(entries)))
 
 
 def restart_and_settle(emulator: Emulator, chat: Chat, state_dir: Path) -> list[str]:
@@ -65,6 +65,14 @@ def test_a_reply_that_reached_webex_before_the_crash_is_not_sent_again(
     chat, question = answered_once
     leave_in_flight(tmp_path, question, {"sending": ids.unpadded(question["id"]),
                                          "digest": reply_digest("one", None)})
+    assert restart_and_settle(webex_emulator, chat, tmp_path) == ["one", "barrier"]
+
+
+def test_a_run_that_died_while_it_checked_leaves_the_doubt_to_the_next(
+        webex_emulator: Emulator, answered_once: tuple[Chat, Json], tmp_path: Path) -> None:
+    chat, question = answered_once
+    key = ids.unpadded(question["id"])
+    leave_in_flight(tmp_path, question, {"sending": key, "digest": reply_digest("one", None)}, {"begun": key})
     assert restart_and_settle(webex_emulator, chat, tmp_path) == ["one", "barrier"]
 
 
