@@ -17,12 +17,13 @@ from .access import Access
 from .arguments import bind, split_words
 from .context import Context
 from .dedupe import Dedupe
+from .errors import UsageError, WebexAuthError, WebexError, WebexUnavailable
 from .events import CARD_ACTION, Event, Outcome
 from .handled import SENDING, Answering, HandledLog, InFlight, reply_digest
+from .logs import clip
 from .mentions import mentions_bot, strip_mention
 from .registry import CommandInfo, Handler, Registry
 from .replies import replies_of
-from .errors import UsageError, WebexAuthError, WebexError, WebexUnavailable
 from .webex import WebexClient
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ class Dispatcher:
 
     def _on_message(self, event: Event, answering: Optional[Answering]) -> None:
         if event.person_email and event.room_id and not self.access.allows(event.person_email, event.room_id):
-            log.info("ignored a message from %s: not allowed by the bot's access rules", event.person_email)
+            log.info("ignored a message from %s: not allowed by the bot's access rules", clip(event.person_email))
             return
         message = self.client.message(event.id)
         email = (message.personEmail or "").lower()

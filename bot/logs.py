@@ -45,6 +45,15 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class FirstLine(logging.Filter):
+    """A warning logged by ``logging.captureWarnings`` is the warning and, on a line of its own, the
+    source line that raised it: keep the first, so that one event stays one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = record.getMessage().split("\n", 1)[0], None
+        return True
+
+
 def setup_logging(level: str, secrets: Iterable[str] = ()) -> RedactingFilter:
     """Log to stderr, one line per event, with secrets redacted; returns the filter to add more."""
     redactor = RedactingFilter()
@@ -61,6 +70,9 @@ def setup_logging(level: str, secrets: Iterable[str] = ()) -> RedactingFilter:
     # Python warnings (a library's deprecation or rate-limit notice) become log lines too: one format,
     # and the same redaction, instead of raw text on stderr.
     logging.captureWarnings(True)
+    warned = logging.getLogger("py.warnings")
+    if not any(isinstance(f, FirstLine) for f in warned.filters):
+        warned.addFilter(FirstLine())
     for noisy in ("urllib3", "waitress", "websockets", "pyngrok", "webexpythonsdk"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     return redactor

@@ -351,3 +351,28 @@ def test_setup_logging_replaces_its_own_handler(restore_logging):
     ours[0].setStream(stream)
     logging.getLogger("bot.test").debug("value=%s", "a-secret-value")
     assert stream.getvalue().rstrip().endswith(f"bot.test: value={MASK}")
+
+
+def test_python_warnings_go_through_the_log_with_its_format_and_redaction(capsys, restore_logging):
+    import warnings
+
+    logging.captureWarnings(False)  # pytest records each test's warnings: start from a plain state
+    try:
+        setup_logging("INFO", ["warned-secret-99"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.warn("a library says warned-secret-99 is deprecated", DeprecationWarning)
+    finally:
+        logging.captureWarnings(False)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and " WARNING py.warnings: " in err[0]
+    assert "warned-secret-99" not in err[0] and "a library says *** is deprecated" in err[0]
+
+
+def test_values_from_the_network_are_cut_short_in_log_lines():
+    from bot.logs import clip
+
+    assert clip("short") == "short"
+    long = clip("x" * 5000)
+    assert len(long) < 100 and long.endswith("(5000 chars)")
+    assert clip("line\nbreak") == "line\\nbreak" and clip({"a": 1}) == "{'a': 1}"
