@@ -32,7 +32,7 @@ from typing import Any, Callable, Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules
 from common import Row, Run, listed, ms, percentile, verdict  # noqa: E402
 from loadclient import run_client  # noqa: E402
-from receiver import AckBot  # noqa: E402
+from ackbot import AckBot  # noqa: E402
 
 NAME = "flood"
 

@@ -28,7 +28,8 @@ from typing import Any, Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules, also when imported
 from common import (LogCounter, Row, Run, arg_list, calls_per_command, epoch, listed, ms,  # noqa: E402
                     percentile, verdict)
-from loadclient import app_cost, envelope, merge_paced, run_client  # noqa: E402
+from ackbot import AckBot, serve  # noqa: E402
+from loadclient import app_cost, merge_paced, run_client  # noqa: E402
 
 NAME = "receiver"
 
@@ -45,66 +46,6 @@ def bare_app(path: str) -> Any:
         return "ok", 200
 
     return app
-
-
-def serve(app: Any, name: str, max_body: int) -> Any:
-    """The app on BackgroundServer with the options BotRunner._serve uses."""
-    from bot.runner import RECEIVER_IDLE_TIMEOUT, RECEIVER_REQUEST_DEADLINE
-    from bot.wsgi import BackgroundServer
-
-    return BackgroundServer(app, "127.0.0.1", 0, threads=8, name=name, idle_timeout=RECEIVER_IDLE_TIMEOUT,
-                            request_deadline=RECEIVER_REQUEST_DEADLINE, clear_untrusted_proxy_headers=True,
-                            max_request_body_size=max_body * 2).start()
-
-
-class AckBot:
-    """A real Dispatcher (workers started, large queue) and a real Receiver on BackgroundServer."""
-
-    def __init__(self, emulator: Any, name: str, queue_size: int) -> None:
-        from bot.dispatcher import Dispatcher
-        from bot.plugins import load_plugins
-        from bot.receiver import Receiver
-        from bot.webex import WebexClient
-
-        control = emulator.control
-        self.account = control.create_bot(name, f"{name.lower().replace(' ', '-')}@webex.bot")
-        self.person = control.create_person(f"{name} Sender", f"{name.lower().replace(' ', '.')}@example.com")
-        self.room = control.direct_room(self.person, self.account)
-        registry, _errors = load_plugins(())
-        self.dispatcher = Dispatcher(client=WebexClient(self.account["token"], emulator.api_url), registry=registry,
-                                     workers=4, queue_size=queue_size).start()
-        self.receiver = Receiver(self.dispatcher.submit)
-        self.server = serve(self.receiver.app, f"bench-{name}", self.receiver.max_body_bytes)
-
-    def target(self) -> dict[str, Any]:
-        return {"host": self.server.host, "port": self.server.port, "path": self.receiver.path,
-                "secret": self.receiver.secret,
-                "envelope": envelope(self.account, self.person, self.room, self.server.url + self.receiver.path)}
-
-    def discard_backlog(self) -> int:
-        """Drop the queued fabricated events; how many.
-
-        The Dispatcher has no public way to discard its queue (``drain`` waits for it), so this reaches
-        into its ``queue.Queue``. Done before each round: the real bot's queue holds at most 1,000
-        events, and a backlog of 10^5 left from earlier rounds would charge the later ones with the
-        garbage collector's walks over it; and at the end, or the workers would fetch 404s for minutes.
-        """
-        backlog = getattr(self.dispatcher, "_queue", None)
-        if backlog is None:
-            return 0
-        with backlog.mutex:
-            dropped = len(backlog.queue)
-            backlog.queue.clear()
-            backlog.unfinished_tasks -= dropped
-            backlog.all_tasks_done.notify_all()
-            backlog.not_full.notify_all()
-        return dropped
-
-    def stop(self) -> None:
-        """Drop the backlog, let the workers end, stop the server."""
-        self.discard_backlog()
-        self.dispatcher.drain(2.0)
-        self.server.stop(2)
 
 
 # -- the measurements ---------------------------------------------------------------------------
