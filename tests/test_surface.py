@@ -13,6 +13,7 @@ import pytest
 from bot import CommandInfo, Context, command
 from bot.plugins import load_plugins
 from bot.testing import Chat
+from support import until
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = {"longtask", "poll", "report", "title"}
@@ -46,7 +47,9 @@ def test_ctx_is_read_only_and_complete_when_the_handler_runs(testbot: Chat) -> N
     assert testbot.reply() == "poke poke (poke: ['2'])"
     [ctx] = seen
     assert (ctx.text, ctx.words, ctx.command) == ("2", ["2"], "poke")
-    assert [m.id for m in ctx.sent] and all(isinstance(c, CommandInfo) for c in ctx.commands)
+    # The reply is in the room a moment before the bot's thread has noted it as sent.
+    until(lambda: ctx.sent, "the reply noted in ctx.sent")
+    assert all(isinstance(c, CommandInfo) for c in ctx.commands)
 
 
 def test_help_is_built_from_read_only_descriptions(testbot: Chat) -> None:
