@@ -77,6 +77,8 @@ def openapi() -> Optional[WebexSpec]:
     if not path.exists():
         if os.environ.get(SPEC_ENV):
             pytest.fail(f"{SPEC_ENV}={path} does not exist")
+        if os.environ.get("CI"):  # CI has shared/ beside the clone: a missing spec there is a broken run
+            pytest.fail(f"no Webex OpenAPI spec at {path}: under CI the spec checks must run", pytrace=False)
         return None
     document = load_document(path)
     schemas = document["components"]["schemas"]
