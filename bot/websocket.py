@@ -75,6 +75,9 @@ class WebsocketTransport:
         self.max_backoff = max_backoff
         self.on_fatal = on_fatal
         self.retry = retry
+        self._catch_up_lock = threading.Lock()
+        self._catch_up_pending = False
+        self._catch_up_running = threading.Lock()
         self.device: Optional[dict[str, Any]] = None
         self.fatal: Optional[str] = None
         self.connections = 0
@@ -254,9 +257,23 @@ class WebsocketTransport:
         self._last_sequence = number if last is None else max(last, number)
 
     def _catch_up_async(self, reason: str) -> None:
-        """Ask REST for what this connection did not bring, off the connection's thread."""
+        """Ask REST for what this connection did not bring, off the connection's thread.
+
+        Requests made while one catch-up waits to start are served by it: a burst of refusals asks
+        once, not once each. One made while a catch-up runs starts one more after it.
+        """
+        with self._catch_up_lock:
+            if self._catch_up_pending:
+                return
+            self._catch_up_pending = True
         log.warning("websocket: %s; catching up over REST", clip(reason))
-        threading.Thread(target=self.catch_up, name="websocket-catch-up", daemon=True).start()
+        threading.Thread(target=self._run_catch_up, name="websocket-catch-up", daemon=True).start()
+
+    def _run_catch_up(self) -> None:
+        with self._catch_up_running:
+            with self._catch_up_lock:
+                self._catch_up_pending = False  # from here on, a new request needs a new catch-up
+            self.catch_up()
 
     def _deliver(self, envelope_id: str, activity: dict[str, Any]) -> None:
         """Map the activity to its REST id, hand it to the dispatcher, then acknowledge it; an event the

@@ -53,3 +53,28 @@ def test_messages_sent_during_a_drop_are_answered_once(replay: bool, webex_emula
         assert sum(said.values()) == 12  # before, 2 x 5 during, barrier
     finally:
         runner.stop(timeout=4)
+
+
+def test_a_burst_of_reasons_to_catch_up_runs_it_once_more_not_once_each() -> None:
+    import threading
+
+    from bot.websocket import WebsocketTransport
+
+    release, calls = threading.Event(), []
+
+    def slow_catch_up() -> int:
+        calls.append(1)
+        release.wait(10)
+        return 0
+
+    transport = WebsocketTransport(registry=None, token="t", my_uuid="u",  # type: ignore[arg-type]
+                                   submit=lambda event: None, catch_up=slow_catch_up)  # type: ignore[arg-type,return-value]
+    transport._catch_up_async("first")
+    until(lambda: calls, "the first catch-up to run")
+    for n in range(50):  # refusals while it runs: one more catch-up serves them all
+        transport._catch_up_async(f"refused {n}")
+    release.set()
+    until(lambda: len(calls) == 2, "the catch-up that serves the burst")
+    until(lambda: not transport._catch_up_pending and transport._catch_up_running.acquire(timeout=5),
+          "both to end")
+    assert len(calls) == 2
