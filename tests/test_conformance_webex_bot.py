@@ -147,9 +147,12 @@ def test_webex_bot_echo_round_trip(webex_emulator: Emulator, driver: Callable[[d
 
     # webex-bot acknowledges with the REST id of the message or card action it fetched, where
     # Mercury (and Cisco's own SDK) use the envelope id: the emulator records these acks as matching
-    # no envelope, so the envelopes stay un-acked and a reconnect would replay them.
-    acked = {a["messageId"] for a in control.acks() if a["device"] == device["id"]}
-    assert {asked["id"], action["id"]} <= acked
+    # no envelope, so the envelopes stay un-acked and a reconnect would replay them. It acks the card
+    # action after its callback has answered, so the ack may arrive after the reply is visible.
+    def acked() -> list[set[str]]:
+        ids = {a["messageId"] for a in control.acks() if a["device"] == device["id"]}
+        return [ids] if {asked["id"], action["id"]} <= ids else []
+    webex_bot.wait_for(acked, "webex-bot to ack the message and the card action by their REST ids")
     assert webex_bot.process.poll() is None, "webex-bot stopped while it should keep listening"
 
 
