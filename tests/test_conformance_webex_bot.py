@@ -3,29 +3,23 @@
 webex-bot was written against the real Webex, so whatever it needs from U2C, WDM, Mercury and the
 conversation service, the emulator must serve the same way. It runs in its own virtualenv (its
 dependencies pin other versions than ours). The tests make that venv on first use in the user's cache
-folder (``$XDG_CACHE_HOME``, else ``~/.cache``, then ``webex-laptop-bot/conformance-venv``), outside the
+folder (``conformance_kit``: ``webex-laptop-bot/venv-webex-bot``), outside the
 checkout and kept for the next run and the next clone, or take the python named in
 WEBEX_BOT_CONFORMANCE_PYTHON. Offline they skip, except under CI, where a missing conformance run is a
 failure.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
-
-try:
-    import fcntl
-except ImportError:  # Windows: two first runs at once are not guarded there
-    fcntl = None  # type: ignore[assignment]
 
 import pytest
 
 from bot.emulator import Emulator
 from bot.emulator.ids import decode_id
+from conformance_kit import conformance_venv
 
 DRIVER = Path(__file__).parent / "conformance" / "webex_bot_driver.py"
 WAIT = 30.0
@@ -33,44 +27,10 @@ WAIT = 30.0
 PACKAGE = "webex-bot==1.3.1"
 
 
-def cache_folder() -> Path:
-    """Where this project keeps what is worth keeping between runs: never in the checkout."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "webex-laptop-bot"
-
-
-@contextlib.contextmanager
-def held(lock: Path) -> Iterator[None]:
-    """One run at a time builds the venv: another (CI beside a developer's run) waits, then reuses it."""
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with lock.open("w") as handle:
-        if fcntl is not None:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-
-
 @pytest.fixture(scope="session")
 def conformance_python() -> str:
     """A python with webex-bot installed, in a virtualenv of its own, made once and then reused."""
-    given = os.environ.get("WEBEX_BOT_CONFORMANCE_PYTHON")
-    if given:
-        return given
-    venv = cache_folder() / "conformance-venv"
-    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    stamp = venv / "installed.txt"
-    made_for = f"{PACKAGE} with Python {sys.version_info.major}.{sys.version_info.minor}"
-    with held(cache_folder() / "conformance-venv.lock"):
-        if not python.exists() or not stamp.exists() or stamp.read_text() != made_for:
-            steps = [[sys.executable, "-m", "venv", "--clear", str(venv)],
-                     [str(python), "-m", "pip", "install", "--quiet", PACKAGE]]
-            for step in steps:
-                done = subprocess.run(step, capture_output=True, text=True, timeout=600)
-                if done.returncode != 0:
-                    reason = f"cannot install {PACKAGE} for the conformance test: {done.stderr.strip()[-500:]}"
-                    if os.environ.get("CI"):
-                        pytest.fail(reason)
-                    pytest.skip(reason)
-            stamp.write_text(made_for)
-    return str(python)
+    return os.environ.get("WEBEX_BOT_CONFORMANCE_PYTHON") or conformance_venv("webex-bot", [PACKAGE])
 
 
 class Driver:
@@ -143,6 +103,7 @@ def test_webex_bot_echo_round_trip(webex_emulator: Emulator, driver: Callable[[d
         lambda: [m for m in bot_messages() if "hello" in m.get("markdown", "")] if len(bot_messages()) == 1 else [],
         "the echoed words, the echo card deleted")[0]
     assert reply["markdown"] == "<blockquote class=info>hello</blockquote>"
+    # The cardAction's parent names the card's message; webex-bot (threads=False) answers in the room.
     assert reply["roomId"] == room["id"] and "parentId" not in reply
 
     # webex-bot acknowledges with the REST id of the message or card action it fetched, where
