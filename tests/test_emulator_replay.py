@@ -7,8 +7,10 @@ so a client that was sent nothing sees the gap. A real websocket client connects
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, Iterator
 
 import requests
@@ -114,3 +116,27 @@ def test_replay_off_drops_what_no_connection_could_take(webex_emulator: Emulator
     # Nothing was replayed: the first envelope of the new connection is the new message, after a gap.
     assert message_uuid(first_after) == uuid_of(latest)
     assert first_after["sequenceNumber"] == sequence + 2
+
+
+def test_replay_window_drops_what_is_older_than_it(webex_emulator: Emulator, webex_bot_account: Json,
+                                                   webex_person: Json) -> None:
+    control, bot, person = webex_emulator.control, webex_bot_account, webex_person
+    assert control.settings()["replay_window"] == 900.0, "Webex is reported to keep them about 15 minutes"
+    window = 0.5
+    control.settings(replayWindow=window)
+    room, device = control.direct_room(person, bot), register(webex_emulator, bot)
+    delivered, missed = go_offline_with_a_miss(control, device, bot, person, room)
+    assert status(control, device)["unacked"] == 2
+    # The window is measured on the envelopes' own timestamps: wait until both are older than it.
+    time.sleep(max(0.0, missed_time(missed) + window - time.time()) + 0.05)
+    with online(device, bot) as ws:
+        latest = control.post(person, "after the window", room=room)
+        first_after = envelope(ws)
+    assert message_uuid(first_after) == uuid_of(latest), "nothing older than the window was replayed"
+    assert first_after["sequenceNumber"] == delivered["sequenceNumber"] + 2, "the dropped ones left a gap"
+    assert status(control, device)["unacked"] == 1
+
+
+def missed_time(message: Json) -> float:
+    """When ``message`` was created, in epoch seconds: its envelope is stamped no earlier."""
+    return datetime.fromisoformat(message["created"].replace("Z", "+00:00")).timestamp()

@@ -38,6 +38,9 @@ def exercise_every_endpoint(world: World, tmp_path: Path) -> None:
     api.rooms.get(room)
     api.rooms.create("Made by the bot")
     list(api.memberships.list(roomId=room))
+    joined = api.memberships.create(api.rooms.create("Members").id, personId=world.alice["id"])
+    api.memberships.get(joined.id)
+    api.memberships.delete(joined.id)
     asked = world.control.post(world.alice, "hi", room=world.group, mentions=(world.bot, world.alice))
     api.messages.get(asked["id"])
     threaded = api.messages.create(roomId=world.group["id"], parentId=asked["id"],
@@ -48,6 +51,8 @@ def exercise_every_endpoint(world: World, tmp_path: Path) -> None:
     card = api.messages.create(toPersonEmail=world.alice["emails"][0], text="card", attachments=[CARD])
     api.messages.get(card.id)
     list(api.messages.list(roomId=room, max=2))
+    api.messages.edit(threaded.id, roomId=world.group["id"], markdown="**edited**")
+    list(api.messages.list_direct(personId=world.alice["id"]))
     list(api.messages.list(roomId=world.group["id"], mentionedPeople="me", parentId=asked["id"]))
     api.messages.delete(threaded.id)
     hook = api.webhooks.create(name="hook", targetUrl="https://bot.example.com/h", resource="attachmentActions",

@@ -1,24 +1,22 @@
 """Conversation activities: what Webex's device websocket and conversation service say happened.
 
 Mercury pushes an activity for each new message or card submit, and the conversation service answers
-a lookup of one with the same shape, so both build them here. Their content is encrypted at Webex and
-a bot cannot read it; the emulator puts ciphertext-shaped noise in its place, so a client that tries to
-read content from an activity, instead of fetching the message over REST, fails here as it would there.
+a lookup of one with the same shape, so both build them here.
+
+At Webex their content is JWE ciphertext under the KMS key the activity names in ``encryptionKeyUrl``;
+a client gets that key from the KMS (the catalog's ``encryption`` service) through a JOSE/ECDH key
+agreement. A KMS is out of the emulator's scope, so activities come in clear and WITHOUT an
+``encryptionKeyUrl``: Cisco's JS SDK decrypts only an activity that names a key, so it takes them as
+they are instead of asking for a key no one serves. Bots that fetch the message over REST (ours,
+webex_bot) never read the content and see no difference.
 """
 from __future__ import annotations
 
-import secrets
+import json
 from typing import Any
 
 from .ids import decode_id, new_uuid, timestamp
 from .models import ORG_UUID, AttachmentAction, Message, Person, Room
-
-JWE_HEADER = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0"  # {"alg":"dir","enc":"A256GCM"}
-
-
-def ciphertext() -> str:
-    """What Webex sends instead of content: a compact JWE, unreadable without the KMS key."""
-    return f"{JWE_HEADER}..{secrets.token_urlsafe(12)}.{secrets.token_urlsafe(24)}.{secrets.token_urlsafe(16)}"
 
 
 def actor_json(person: Person) -> dict[str, Any]:
@@ -31,11 +29,6 @@ def actor_json(person: Person) -> dict[str, Any]:
         "entryUUID": person.uuid,
         "type": "PERSON" if person.type == "person" else person.type.upper(),
     }
-
-
-def key_url(room: Room) -> str:
-    """The KMS key a room's content is encrypted with (a bot never needs to fetch it)."""
-    return f"kms://kms-us.wbx2.com/keys/{room.uuid}"
 
 
 def target_json(room: Room, conversation_url: str) -> dict[str, Any]:
@@ -58,12 +51,11 @@ def _activity(uuid: str, verb: str, published: str, actor: Person, room: Room, c
         "actor": actor_json(actor),
         "object": obj,
         "target": target_json(room, conversation_url),
-        "encryptionKeyUrl": key_url(room),
     }
 
 
 def _mentions(message: Message, obj: dict[str, Any]) -> dict[str, Any]:
-    """Mentions travel in clear beside the encrypted text, as person uuids."""
+    """Mentions name person uuids (at Webex they travel in clear beside the encrypted text)."""
     people = [decode_id(rest_id) for rest_id in message.rendered.mentioned_people]
     if people:
         obj["mentions"] = {"items": [{"id": p[1], "objectType": "person"} for p in people if p]}
@@ -74,11 +66,11 @@ def _mentions(message: Message, obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _content(message: Message, quarantine: str) -> dict[str, Any]:
-    items = [{"objectType": "file", "displayName": ciphertext(), "scr": ciphertext(),
-              "malwareQuarantineState": quarantine} for _ in message.files]
+    items = [{"objectType": "file", "displayName": url.rsplit("/", 1)[-1], "url": url,
+              "malwareQuarantineState": quarantine} for url in message.files]
     obj: dict[str, Any] = {"objectType": "content", "contentCategory": "documents", "files": {"items": items}}
     if message.rendered.text:
-        obj["displayName"] = ciphertext()
+        obj["displayName"] = message.rendered.text
     return _mentions(message, obj)
 
 
@@ -92,17 +84,23 @@ def message_activities(message: Message, conversation_url: str) -> list[dict[str
         return activity
 
     if not message.files:
-        obj = _mentions(message, {"objectType": "comment", "displayName": ciphertext(), "content": ciphertext()})
+        obj = _mentions(message, {"objectType": "comment", "displayName": message.rendered.text,
+                                  "content": message.rendered.html})
         if message.attachments:
-            obj["cards"] = [ciphertext() for _ in message.attachments]
+            obj["cards"] = [json.dumps(a.get("content")) for a in message.attachments]
         return [make(message.uuid, "post", message.created, obj)]
     share = make(message.uuid, "share", message.created, _content(message, "pending"))
     update = make(new_uuid(), "update", timestamp(), {"id": message.uuid, **_content(message, "safe")})
     return [share, update]
 
 
-def action_activity(action: AttachmentAction, conversation_url: str) -> dict[str, Any]:
-    """``cardAction``: its id is the action's uuid, its object the card message's."""
-    obj = {"id": action.message.uuid, "objectType": "submit", "inputs": ciphertext()}
-    return _activity(action.uuid, "cardAction", action.created, action.person, action.message.room,
-                     conversation_url, obj)
+def action_activity(action: AttachmentAction, conversation_url: str, parent_type: str) -> dict[str, Any]:
+    """``cardAction``: its id is the action's uuid, its object and ``parent`` name the card's message.
+
+    The parent is what lets a client answer in the card's thread: the action's id names no message.
+    """
+    obj = {"id": action.message.uuid, "objectType": "submit", "inputs": json.dumps(action.inputs)}
+    activity = _activity(action.uuid, "cardAction", action.created, action.person, action.message.room,
+                         conversation_url, obj)
+    activity["parent"] = {"id": action.message.uuid, "type": parent_type}
+    return activity

@@ -37,12 +37,20 @@ class ControlClient:
         return response.json() if response.content else None
 
     # -- the world -------------------------------------------------------------------------------
-    def create_person(self, display_name: str, email: Optional[str] = None) -> Json:
-        return self._call("POST", "/people", json={"displayName": display_name, "email": email, "type": "person"})
+    def create_person(self, display_name: str, email: Optional[str] = None, token: Optional[str] = None) -> Json:
+        """A person; ``token`` chooses their token (else Webex-shaped, ``<secret>_<cluster>_<orgId>``)."""
+        return self._call("POST", "/people", json=self._who(display_name, email, "person", token))
 
-    def create_bot(self, display_name: str, email: Optional[str] = None) -> Json:
-        """A bot account; its ``token`` is what the bot under test runs with."""
-        return self._call("POST", "/people", json={"displayName": display_name, "email": email, "type": "bot"})
+    def create_bot(self, display_name: str, email: Optional[str] = None, token: Optional[str] = None) -> Json:
+        """A bot account; its ``token`` (chosen, or made) is what the bot under test runs with."""
+        return self._call("POST", "/people", json=self._who(display_name, email, "bot", token))
+
+    @staticmethod
+    def _who(display_name: str, email: Optional[str], kind: str, token: Optional[str]) -> Json:
+        body: Json = {"displayName": display_name, "email": email, "type": kind}
+        if token is not None:
+            body["token"] = token
+        return body
 
     def create_group(self, title: str, creator: Json, members: list[Json], cluster: str = "us") -> Json:
         return self._call("POST", "/rooms", json={"title": title, "type": "group", "creatorId": creator["id"],

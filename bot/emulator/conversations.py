@@ -10,16 +10,17 @@ from typing import Callable, TypeVar
 
 from flask import Blueprint, Response
 
-from .activities import action_activity, ciphertext, key_url, message_activities, target_json
+from .activities import action_activity, message_activities, target_json
 from .http import caller, fail, json_response
 from .models import Person
+from .settings import Settings
 from .store import NotFound, Store
 from .urls import CONVERSATION_PATH, Urls
 
 T = TypeVar("T")
 
 
-def create_conversations_blueprint(store: Store, urls: Urls) -> Blueprint:
+def create_conversations_blueprint(store: Store, urls: Urls, settings: Settings) -> Blueprint:
     bp = Blueprint("webex_conversations", __name__, url_prefix=CONVERSATION_PATH)
 
     def visible(getter: Callable[[str], T], uuid: str, sees: Callable[[T, Person], bool], missing: str) -> T:
@@ -37,7 +38,7 @@ def create_conversations_blueprint(store: Store, urls: Urls) -> Blueprint:
         room = visible(store.room, uuid, lambda r, who: who in r.members, "Conversation not found.")
         return json_response({**target_json(room, urls.conversation), "published": room.created,
                               "lastActivity": room.last_activity or room.created,
-                              "displayName": ciphertext(), "encryptionKeyUrl": key_url(room)})
+                              "displayName": room.title})
 
     @bp.get("/messages/<uuid>")
     def conversation_message(uuid: str) -> Response:
@@ -47,6 +48,6 @@ def create_conversations_blueprint(store: Store, urls: Urls) -> Blueprint:
     @bp.get("/attachment/actions/<uuid>")
     def conversation_action(uuid: str) -> Response:
         action = visible(store.action, uuid, lambda a, who: who in a.message.room.members, "Activity not found.")
-        return json_response({**action_activity(action, urls.conversation), "id": action.id})
+        return json_response({**action_activity(action, urls.conversation, settings.card_action_parent_type), "id": action.id})
 
     return bp

@@ -6,12 +6,17 @@ card submit its owner may see becomes an envelope in that device's queue, number
 its envelopes and gets them on the next one (``bufferStates``). Whether Webex really replays is
 UNSURE, so two settings make it stricter: ``ws_replay`` off keeps nothing for a device without a live
 connection (events then are dropped, and un-acked envelopes go with the connection that carried them),
-and ``replay_unacked`` off discards what was kept when the next connection comes. Either way a lost
+and ``replay_unacked`` off discards what was kept when the next connection comes; what is kept is
+replayed for ``replay_window`` seconds only. Either way a lost
 envelope still used its sequence number, so the client sees a gap, as it would at Webex.
 
 The server is the threaded ``websockets.sync`` one. Each connection has one writer thread, the only
 code that writes to that socket, because acks, pongs and events written from several threads at once
 corrupt a compressed stream (WEBEX_PROTOCOL.md, section 3).
+
+A pong carries a ``sequenceNumber``, as Cisco's JS SDK expects: that of the last event, since a pong
+that took a number of its own would look like a lost event to clients that count events only
+(UNSURE which Webex does).
 """
 from __future__ import annotations
 
@@ -180,7 +185,7 @@ class Mercury:
         if kind == "message":
             activities, sees = message_activities(obj, self._conversation_url()), obj.visible_to
         elif kind == "action":
-            activities = [action_activity(obj, self._conversation_url())]
+            activities = [action_activity(obj, self._conversation_url(), self.settings.card_action_parent_type)]
             sees = partial(operator.is_, obj.message.author)
         else:
             return
@@ -233,6 +238,7 @@ class Mercury:
             replaced, device.link = device.link, link
             link.send(self._ready_envelope())
             if self.settings.ws_replay and self.settings.replay_unacked:
+                self._drop_expired(device)
                 for envelope in device.unacked.values():
                     link.send(envelope)
             else:
@@ -251,6 +257,12 @@ class Mercury:
                     if not self.settings.ws_replay:
                         device.unacked.clear()
             link.finish()
+
+    def _drop_expired(self, device: Device) -> None:
+        """Forget the un-acked envelopes older than the replay window: Webex keeps them only so long."""
+        oldest = now_ms() - self.settings.replay_window * 1000
+        for envelope_id in [k for k, e in device.unacked.items() if e["timestamp"] < oldest]:
+            del device.unacked[envelope_id]
 
     def _authorize(self, connection: ServerConnection, device: Device) -> bool:
         """Wait for the authorization frame; close 4401 unless it carries the device owner's token."""
@@ -293,7 +305,8 @@ class Mercury:
         if not isinstance(frame, dict):
             return
         if frame.get("type") == "ping" and self.settings.answer_pings:
-            link.send({"type": "pong", "id": frame.get("id")})
+            with self._lock:
+                link.send({"type": "pong", "id": frame.get("id"), "sequenceNumber": device.sequence})
         elif frame.get("type") == "ack":
             message_id = frame.get("messageId")
             with self._lock:

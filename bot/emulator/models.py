@@ -6,6 +6,8 @@ only read them. Kept apart from the store so that the shapes Webex answers with 
 """
 from __future__ import annotations
 
+import secrets
+import string
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -14,6 +16,15 @@ from .markup import Rendered
 
 ORG_UUID = "1eb65fdf-9643-417f-9974-ad72cae0e10f"
 APP_UUID = "c9bd4fe1-ed6b-4b0f-bf67-4c6b2a2f6f0b"
+TOKEN_CLUSTER = "PF84"  # the middle field of real Webex tokens
+TOKEN_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_token() -> str:
+    """A token shaped as Webex's ``<secret>_<cluster>_<orgId>``: Cisco's JS SDK reads the org from it,
+    so the secret holds no ``_``."""
+    secret = "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(64))
+    return f"{secret}_{TOKEN_CLUSTER}_{ORG_UUID}"
 
 
 @dataclass
@@ -108,6 +119,8 @@ class Message:
     parent: Optional["Message"]
     created: str
     seq: int = 0
+    updated: Optional[str] = None  # when its author last edited it
+    edits: int = 0
 
     @property
     def id(self) -> str:
@@ -142,6 +155,8 @@ class Message:
         if self.rendered.mentioned_groups:
             body["mentionedGroups"] = list(self.rendered.mentioned_groups)
         body["created"] = self.created
+        if self.updated:
+            body["updated"] = self.updated
         return body
 
 

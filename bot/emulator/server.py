@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 from ..wsgi import BackgroundServer
 from .chat import create_chat_blueprint
 from .client import ControlClient
+from .client_metrics import ClientMetrics, create_metrics_blueprint
 from .control import create_control_blueprint
 from .conversations import create_conversations_blueprint
 from .delivery import Deliverer
@@ -30,11 +31,12 @@ def create_app(emulator: "Emulator") -> Flask:
     app = Flask("bot.emulator")
     app.config["MAX_CONTENT_LENGTH"] = 100 * 1024 * 1024
     store, mercury, urls = emulator.store, emulator.mercury, emulator.urls
-    app.register_blueprint(create_rest_blueprint(store))
+    app.register_blueprint(create_rest_blueprint(store, emulator.settings))
     app.register_blueprint(create_control_blueprint(store, emulator.settings, emulator.faults, emulator.traffic,
                                                     emulator.deliverer, mercury, urls))
     app.register_blueprint(create_wdm_blueprint(store, mercury, emulator.settings, urls))
-    app.register_blueprint(create_conversations_blueprint(store, urls))
+    app.register_blueprint(create_conversations_blueprint(store, urls, emulator.settings))
+    app.register_blueprint(create_metrics_blueprint(emulator.client_metrics))
     app.register_blueprint(create_chat_blueprint(store, emulator.traffic, emulator.deliverer))
 
     @app.before_request
@@ -78,6 +80,7 @@ class Emulator:
         self.settings = settings or Settings()
         self.faults = Faults()
         self.traffic = Traffic()
+        self.client_metrics = ClientMetrics()
         self.deliverer = Deliverer(self.store, self.settings)
         self.urls = Urls(lambda: self.url)
         self.mercury = Mercury(self.store, self.settings, host, lambda: self.urls.conversation)

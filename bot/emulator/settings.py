@@ -23,6 +23,16 @@ class Settings:
     # none are dropped at once, and the un-acked envelopes of a connection that ends are dropped with
     # it; their sequence numbers are used all the same, so the next connection sees a gap.
     ws_replay: bool = True
+    # Whether a reply's id given as a message's parentId is taken as its thread's root (reported of
+    # Webex, which keeps threads one level deep). False: 400, so a bot that names the root itself,
+    # which works either way, is what passes.
+    reply_parent_to_root: bool = False
+    # Seconds an un-acknowledged envelope stays replayable (Webex is reported to keep them about 15
+    # minutes); older ones are dropped when the next connection comes.
+    replay_window: float = 900.0
+    # The ``type`` of a cardAction activity's ``parent`` (which names the card's message). UNSURE at
+    # Webex; webex-bot answers in the card's thread only when it is "reply", and outside it otherwise.
+    card_action_parent_type: str = "reply"
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply ``changes`` (snake_case or camelCase names); unknown names raise ValueError."""

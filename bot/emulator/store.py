@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional, TypeVar
 
 from .ids import decode_id, encode_id, new_uuid, timestamp
 from .markup import Rendered, render
-from .models import AttachmentAction, Message, Person, Room, StoredFile, Webhook
+from .models import AttachmentAction, Message, Person, Room, StoredFile, Webhook, new_token
 
 T = TypeVar("T")
 WEBHOOK_CHANGES = frozenset({"name", "target_url", "secret"})
@@ -66,7 +66,7 @@ class Store:
                 slug = "".join(ch for ch in display_name.lower() if ch.isalnum()) or "user"
                 domain = "webex.bot" if type == "bot" else "example.com"
                 email = f"{slug}-{raw[:6]}@{domain}"
-            person = Person(raw, display_name, email, type, token or secrets.token_urlsafe(32), timestamp())
+            person = Person(raw, display_name, email, type, token or new_token(), timestamp())
             self.people[raw] = person
             return person
 
@@ -118,6 +118,16 @@ class Store:
         with self.lock:
             return list(self.rooms.values())
 
+    def add_member(self, room: Room, person: Person) -> None:
+        with self.lock:
+            if person not in room.members:
+                room.members.append(person)
+
+    def remove_member(self, room: Room, person: Person) -> None:
+        with self.lock:
+            if person in room.members:
+                room.members.remove(person)
+
     # -- messages --------------------------------------------------------------------------------
     def resolver(self, kind: str, value: str) -> Optional[tuple[str, str]]:
         with self.lock:
@@ -134,12 +144,7 @@ class Store:
                     parent: Message | None = None, mentions_in_text: bool = True) -> Message:
         """Post as ``author``. Mentions are read from the markdown, and from the text only when
         ``mentions_in_text`` (a person's chat client; Webex's REST API reads them in markdown only)."""
-        if markdown is None and not mentions_in_text:
-            rendered = Rendered(text or "", f"<p>{html.escape(text or '', quote=False)}</p>")
-        else:
-            rendered = render(markdown if markdown is not None else (text or ""), self.resolver)
-        if markdown is not None and text:
-            rendered.text = text
+        rendered = self._render(text, markdown, mentions_in_text)
         with self.lock:
             message = Message(new_uuid(), room, author, rendered, markdown, files or [],
                               attachments or [], parent, timestamp(), next(self._sequence))
@@ -147,6 +152,23 @@ class Store:
             room.last_activity = message.created
         self._publish("message", message)
         return message
+
+    def _render(self, text: str | None, markdown: str | None, mentions_in_text: bool) -> Rendered:
+        """Markdown rendered (``text``, when given, is kept as the plain text); else the text as typed."""
+        if markdown is not None:
+            rendered = render(markdown, self.resolver)
+            rendered.text = text or rendered.text
+            return rendered
+        if mentions_in_text:
+            return render(text or "", self.resolver, markdown=False)
+        return Rendered(text or "", f"<p>{html.escape(text or '', quote=False)}</p>")
+
+    def edit_message(self, message: Message, *, text: str | None, markdown: str | None) -> None:
+        """Replace what ``message`` says, as its author's edit does (Webex's REST API: mentions in markdown)."""
+        rendered = self._render(text, markdown, mentions_in_text=False)
+        with self.lock:
+            message.rendered, message.markdown = rendered, markdown
+            message.updated, message.edits = timestamp(), message.edits + 1
 
     def message(self, raw: str) -> Message:
         return self._get(self.messages, raw)

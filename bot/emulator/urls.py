@@ -12,6 +12,7 @@ API_PATH = "/v1"
 U2C_PATH = "/u2c/api/v1"
 WDM_PATH = "/wdm/api/v1"
 CONVERSATION_PATH = "/conversation/api/v1"
+METRICS_PATH = "/metrics/api/v1"
 CONTROL_PATH = "/_emulator"
 CHAT_PATH = "/chat"
 
@@ -48,6 +49,10 @@ class Urls:
         return f"{self.root}{CONVERSATION_PATH}"
 
     @property
+    def metrics(self) -> str:
+        return f"{self.root}{METRICS_PATH}"
+
+    @property
     def control(self) -> str:
         return f"{self.root}{CONTROL_PATH}"
 
@@ -56,5 +61,9 @@ class Urls:
         return f"{self.root}{CHAT_PATH}"
 
     def service_links(self) -> dict[str, str]:
-        """U2C's ``serviceLinks`` and, as ``<name>ServiceUrl``, a WDM device's ``services``."""
-        return {"conversation": self.conversation, "hydra": self.api, "u2c": self.u2c, "wdm": self.wdm}
+        """U2C's ``serviceLinks`` and, as ``<name>ServiceUrl``, a WDM device's ``services``.
+
+        ``metrics`` is there because Cisco's JS SDK looks it up to post its client metrics.
+        """
+        return {"conversation": self.conversation, "hydra": self.api, "metrics": self.metrics, "u2c": self.u2c,
+                "wdm": self.wdm}

@@ -19,6 +19,8 @@ from .store import Store
 from .urls import U2C_PATH, WDM_PATH, Urls
 
 DEVICE_FIELDS = ("deviceName", "deviceType", "localizedModel", "model", "name", "systemName", "systemVersion")
+# webex-js-sdk registers with no ``deviceName``; its ``name`` stands in for it, so only that is optional.
+REQUIRED_FIELDS = tuple(f for f in DEVICE_FIELDS if f != "deviceName")
 TOO_MANY_DEVICES = "User has excessive device registrations"
 
 
@@ -37,6 +39,16 @@ def device_json(device: Device, websocket_url: str, urls: Urls) -> dict[str, Any
     return body
 
 
+def host_catalog(urls: Urls) -> dict[str, Any]:
+    """``serviceLinks`` and ``hostCatalog``: keyed by the links' ``host:port``, each entry a bare host
+    name, since webex-js-sdk puts the link's port back on it (a port in ``host`` would come twice)."""
+    links = urls.service_links()
+    root = urlsplit(urls.root)
+    entries = [{"host": root.hostname, "ttl": -1, "priority": 5, "id": f"urn:TEAM:us-east-2_a:{name}"}
+               for name in links]
+    return {"serviceLinks": links, "hostCatalog": {root.netloc: entries}}
+
+
 def create_wdm_blueprint(store: Store, mercury: Mercury, settings: Settings, urls: Urls) -> Blueprint:
     bp = Blueprint("webex_wdm", __name__)
 
@@ -51,25 +63,28 @@ def create_wdm_blueprint(store: Store, mercury: Mercury, settings: Settings, url
 
     def device_fields(required: bool) -> dict[str, str]:
         fields = body_json() if required or request.get_data() else {}
-        missing = [f for f in DEVICE_FIELDS if required and not isinstance(fields.get(f), str)]
+        missing = [f for f in REQUIRED_FIELDS if required and not isinstance(fields.get(f), str)]
         if missing:
             fail(400, f"Missing or invalid device fields: {', '.join(missing)}.")
-        return {f: fields[f] for f in DEVICE_FIELDS if isinstance(fields.get(f), str)}
+        kept = {f: fields[f] for f in DEVICE_FIELDS if isinstance(fields.get(f), str)}
+        if required:
+            kept.setdefault("deviceName", kept["name"])
+        return kept
 
     @bp.get(f"{U2C_PATH}/catalog")
     def catalog() -> Response:
         caller(store)
+        return hostmap()
+
+    @bp.get(f"{U2C_PATH}/limited/catalog")
+    def limited_catalog() -> Response:
+        """The pre-authorization catalog webex-js-sdk reads before it uses the token (asked by orgId)."""
+        return hostmap()
+
+    def hostmap() -> Response:
         if request.args.get("format") != "hostmap":
             fail(400, "Only format=hostmap is served.")
-        host = urlsplit(urls.root).netloc
-        links = urls.service_links()
-        return json_response({
-            "serviceLinks": links,
-            "hostCatalog": {host: [{"host": host, "ttl": -1, "priority": 5, "id": f"urn:TEAM:us-east-2_a:{name}"}
-                                   for name in links]},
-            "format": "hostmap",
-            "timestamp": str(int(time.time())),
-        })
+        return json_response({**host_catalog(urls), "format": "hostmap", "timestamp": str(int(time.time()))})
 
     @bp.get(f"{WDM_PATH}/devices")
     def devices_list() -> Response:

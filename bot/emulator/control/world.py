@@ -11,7 +11,8 @@ from ..store import Store
 from .common import named_person
 
 ROUTES = {
-    "POST /_emulator/people": "create a person or bot {displayName, email?, type?: person|bot} -> person + token",
+    "POST /_emulator/people": ("create a person or bot {displayName, email?, type?: person|bot, token?} -> person + token "
+                            "(by default shaped <secret>_<cluster>_<orgId>, as Webex's)"),
     "GET /_emulator/people": "every person and bot, with tokens",
     "POST /_emulator/rooms": "create a room {title, type: group|direct, creatorId, memberIds[], cluster?}",
     "GET /_emulator/rooms": "every room",
@@ -33,7 +34,13 @@ def create_blueprint(store: Store) -> Blueprint:
             fail(400, "displayName is required; type is person, bot or appuser.")
         if fields.get("email") and store.person_by_email(fields["email"]):
             fail(409, f"{fields['email']} exists already.")
-        return json_response(with_token(store.add_person(fields["displayName"], fields.get("email"), kind)))
+        token = fields.get("token")
+        if token is not None and (not isinstance(token, str) or not token or token.split() != [token]):
+            fail(400, "token is a non-empty string without spaces.")
+        if token and store.person_by_token(token):
+            fail(409, "That token belongs to someone already.")
+        made = store.add_person(fields["displayName"], fields.get("email"), kind, token=token)
+        return json_response(with_token(made))
 
     @bp.get("/people")
     def people_list() -> Response:

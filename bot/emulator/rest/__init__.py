@@ -8,10 +8,12 @@ from __future__ import annotations
 from flask import Blueprint
 
 from ..http import caller
+from ..settings import Settings
 from ..store import Store
 from ..urls import API_PATH
 from .actions import create_actions_blueprint
 from .common import Visible
+from .contents import create_contents_blueprint
 from .memberships import create_memberships_blueprint
 from .messages import create_messages_blueprint
 from .people import create_people_blueprint
@@ -19,7 +21,7 @@ from .rooms import create_rooms_blueprint
 from .webhooks import create_webhooks_blueprint
 
 
-def create_rest_blueprint(store: Store) -> Blueprint:
+def create_rest_blueprint(store: Store, settings: Settings) -> Blueprint:
     api = Blueprint("webex_rest", __name__, url_prefix=API_PATH)
 
     @api.before_request
@@ -31,7 +33,8 @@ def create_rest_blueprint(store: Store) -> Blueprint:
     api.register_blueprint(create_people_blueprint(store, visible))
     api.register_blueprint(create_rooms_blueprint(store, visible))
     api.register_blueprint(create_memberships_blueprint(store, visible))
-    api.register_blueprint(create_messages_blueprint(store, visible))
+    api.register_blueprint(create_messages_blueprint(store, visible, settings))
+    api.register_blueprint(create_contents_blueprint(store))
     api.register_blueprint(create_webhooks_blueprint(store, visible))
     api.register_blueprint(create_actions_blueprint(store, visible))
     return api

@@ -20,7 +20,7 @@ def create_people_blueprint(store: Store, visible: Visible) -> Blueprint:
     def people_get(person_id: str) -> Response:
         return json_response(lookup(store.person, person_id, "PEOPLE", "person").to_json())
 
-    @bp.get("/people")
+    @bp.get("/people", strict_slashes=False)  # webex-js-sdk 2.x looks people up as GET /people/?id=a,b
     def people_list() -> Response:
         email, name, ids = (request.args.get(k) for k in ("email", "displayName", "id"))
         if not (email or name or ids):
