@@ -7,9 +7,9 @@ from urllib.parse import urlencode
 
 from flask import Response, request
 
-from ..http import caller, fail, json_response, lookup
+from ..http import caller, fail, json_response, lookup, raw_id
 from ..models import Message, Person, Room
-from ..store import Store
+from ..store import NotFound, Store
 
 
 def paginate(items: list[dict[str, Any]], default_max: int) -> Response:
@@ -51,3 +51,12 @@ class Visible:
         if not message.visible_to(self.me()):
             fail(404, "Could not find a message with the provided ID.")
         return message
+
+    def person(self, *, email: str | None = None, person_id: str | None = None) -> Person | None:
+        """The person named by email or by REST id (everyone is visible), or None when nobody is."""
+        if email is not None:
+            return self._store.person_by_email(email)
+        try:
+            return self._store.person(raw_id(person_id or "", "PEOPLE", "person"))
+        except NotFound:
+            return None

@@ -31,12 +31,9 @@ def create_memberships_blueprint(store: Store, visible: Visible) -> Blueprint:
 
     def person_named(fields: dict[str, object]) -> Person:
         if isinstance(fields.get("personEmail"), str):
-            found = store.person_by_email(str(fields["personEmail"]))
+            found = visible.person(email=str(fields["personEmail"]))
         elif isinstance(fields.get("personId"), str):
-            try:
-                found = store.person(raw_id(str(fields["personId"]), "PEOPLE", "person"))
-            except NotFound:
-                found = None
+            found = visible.person(person_id=str(fields["personId"]))
         else:
             fail(400, "personId or personEmail is required.")
         if found is None:

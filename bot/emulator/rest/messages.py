@@ -10,10 +10,10 @@ from typing import Any, Optional
 
 from flask import Blueprint, Response, request
 
-from ..http import body_json, fail, json_response, raw_id
+from ..http import body_json, fail, json_response
 from ..models import Message, Person, Room
 from ..settings import Settings
-from ..store import NotFound, Store
+from ..store import Store
 from .common import Visible, paginate
 from .contents import fetch_file, keep_upload
 
@@ -91,13 +91,7 @@ def create_messages_blueprint(store: Store, visible: Visible, settings: Settings
 
     def person_named(by_email: bool, value: str) -> Person:
         """The person a direct message goes to or comes from; 404 when nobody is."""
-        if by_email:
-            found = store.person_by_email(value)
-        else:
-            try:
-                found = store.person(raw_id(value, "PEOPLE", "person"))
-            except NotFound:
-                found = None
+        found = visible.person(email=value) if by_email else visible.person(person_id=value)
         if found is None:
             fail(404, "Could not find a person with the provided ID or email.")
         return found
