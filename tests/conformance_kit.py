@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +37,13 @@ def held(lock: Path) -> Iterator[None]:
         yield
 
 
+def unavailable(reason: str) -> None:
+    """No conformance run: a failure under CI, where it must run, else a skip."""
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 def conformance_venv(name: str, packages: list[str]) -> str:
     """The python of venv ``name`` with ``packages`` installed; rebuilt when they or our Python change."""
     venv = cache_folder() / f"venv-{name}"
@@ -51,16 +57,7 @@ def conformance_venv(name: str, packages: list[str]) -> str:
             for step in steps:
                 done = subprocess.run(step, capture_output=True, text=True, timeout=600)
                 if done.returncode != 0:
-                    reason = f"cannot install {' '.join(packages)} for the conformance test: {done.stderr.strip()[-500:]}"
-                    if os.environ.get("CI"):
-                        pytest.fail(reason)
-                    pytest.skip(reason)
+                    unavailable(f"cannot install {' '.join(packages)} for the conformance test: "
+                                f"{done.stderr.strip()[-500:]}")
             stamp.write_text(made_for)
     return str(python)
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on now, for a client's own webhook server."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

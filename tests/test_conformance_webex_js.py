@@ -20,19 +20,12 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from bot.emulator import Emulator
-from conformance_kit import cache_folder, held
+from conformance_kit import cache_folder, held, unavailable
 
 SCRIPTS = Path(__file__).parent / "conformance" / "js"
 MANIFESTS = ("package.json", "package-lock.json")
 WAIT = 60.0
 Json = dict[str, Any]
-
-
-def unavailable(reason: str) -> None:
-    """No conformance run: a failure under CI, where it must run, else a skip."""
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,8 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from bot.emulator import Emulator
-from conformance_kit import conformance_venv, free_port
+from conformance_kit import conformance_venv
+from support import free_port
 
 DRIVER = Path(__file__).parent / "conformance" / "webexteamsbot_driver.py"
 WAIT = 30.0
