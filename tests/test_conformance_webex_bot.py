@@ -108,12 +108,13 @@ def test_webex_bot_echo_round_trip(webex_emulator: Emulator, driver: Callable[[d
 
     # webex-bot acknowledges with the REST id of the message or card action it fetched, where
     # Mercury (and Cisco's own SDK) use the envelope id: the emulator records these acks as matching
-    # no envelope, so the envelopes stay un-acked and a reconnect would replay them. It acks the card
-    # action after its callback has answered, so the ack may arrive after the reply is visible.
-    def acked() -> list[set[str]]:
-        ids = {a["messageId"] for a in control.acks() if a["device"] == device["id"]}
-        return [ids] if {asked["id"], action["id"]} <= ids else []
-    webex_bot.wait_for(acked, "webex-bot to ack the message and the card action by their REST ids")
+    # no envelope, so the envelopes stay un-acked and a reconnect would replay them. It sends each ack
+    # with ``asyncio.run`` on a new event loop, outside its socket's own loop, and such an ack does not
+    # always reach the wire (in one CI run neither did): which acks arrive is not asserted, only what
+    # those that did arrive name (it acks its own messages too, before it ignores them).
+    acks = [a for a in control.acks() if a["device"] == device["id"]]
+    assert all(decode_id(a["messageId"])[0] in ("MESSAGE", "ATTACHMENT_ACTION") for a in acks), acks
+    assert not any(a["matched"] for a in acks)
     assert webex_bot.process.poll() is None, "webex-bot stopped while it should keep listening"
 
 
