@@ -1,8 +1,10 @@
 """Conformance: the third-party ``webexteamsbot`` package (a Flask webhook bot), unmodified, answers on
-the emulator: it registers its own webhook through the emulator's REST API, receives the emulator's
-deliveries and answers ``/echo`` in a direct room and when mentioned in a group room."""
+the emulator: it registers its own webhooks through the emulator's REST API, receives the emulator's
+deliveries and answers ``/echo`` in a direct room and when mentioned in a group room, and posts an
+Adaptive Card on ``/card`` and answers its submit (an ``attachmentActions`` webhook) with the inputs."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -79,3 +81,36 @@ def test_webexteamsbot_answers_a_mention_in_a_group_room(webex_emulator: Emulato
     [reply] = wait_for(lambda: control.messages(room=group, author=bot), "the echo of the mention")
     assert reply["text"].strip() == "from the group" and reply["roomId"] == group["id"]
     assert control.wait_deliveries_idle() and len(control.messages(room=group, author=bot)) == 1
+
+
+def test_webexteamsbot_answers_a_card_submit(webex_emulator: Emulator, teamsbot: Callable[..., Any]) -> None:
+    control = webex_emulator.control
+    bot, alice = control.create_bot("Teams Bot"), control.create_person("Alice Smith")
+    room = control.direct_room(alice, bot)
+    wait_for = teamsbot(bot)
+    hooks = {h["resource"]: h for h in control.webhooks() if h["name"].startswith("conformance-webexteamsbot")}
+    assert hooks["attachmentActions"]["name"] == "conformance-webexteamsbot.attachmentActions.created"
+    assert hooks["attachmentActions"]["event"] == "created" and hooks["messages"]["event"] == "created"
+
+    control.post(alice, "/card", room=room)
+    [card] = wait_for(lambda: control.messages(room=room, author=bot), "the card")
+    assert card["roomId"] == room["id"] and card["text"].strip() == "Fill in the card, please."
+    [attachment] = card["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    assert [i["id"] for i in attachment["content"]["body"] if i["type"].startswith("Input.")] == ["name", "color"]
+
+    inputs = {"name": "Alice", "color": "green", "form": "greeting"}
+    action = control.submit_card(alice, card, inputs)
+    answers = wait_for(lambda: control.messages(room=room, author=bot)[1:], "the answer to the card submit")
+    assert [a["text"].strip() for a in answers] == [
+        f"Card from {alice['id']} on {card['id']}: {json.dumps(inputs, sort_keys=True)}"]
+    assert answers[0]["roomId"] == room["id"] and not answers[0].get("attachments")
+
+    assert control.wait_deliveries_idle()
+    submits = [d for d in control.deliveries() if d["body"]["resource"] == "attachmentActions"]
+    assert [(d["webhookId"], d["status"], d["body"]["data"]["id"]) for d in submits] == [
+        (hooks["attachmentActions"]["id"], 200, action["id"])]
+    # the wrapped callback read the submit from the emulator (not the real Webex) and got the inputs
+    read = f"/attachment/actions/{action['id']}"
+    reads = [c for c in control.calls(bot) if c["method"] == "GET" and c["path"].endswith(read)]
+    assert [(c["status"], c["response"]["inputs"]) for c in reads] == [(200, inputs)]
