@@ -124,8 +124,10 @@ def test_post_an_adaptive_card(world: World) -> None:
     posted = world.api.messages.create(roomId=world.direct["id"], text="fill this in", attachments=[CARD])
     assert posted.attachments == [CARD]
     assert world.api.messages.get(posted.id).attachments == [CARD]
-    refused = api_error(world.api.messages.create, roomId=world.direct["id"], attachments=[CARD])
-    assert refused.status_code == 400
+    alone = world.api.messages.create(roomId=world.direct["id"], attachments=[CARD])  # Webex takes a card alone
+    assert (alone.attachments, alone.text, alone.html) == ([CARD], None, None)
+    bad = {**CARD, "contentType": "text/plain"}
+    assert api_error(world.api.messages.create, roomId=world.direct["id"], attachments=[bad]).status_code == 400
 
 
 # -- reading messages -----------------------------------------------------------------------------

@@ -67,6 +67,25 @@ def test_padded_ids_are_accepted(world: World) -> None:
     assert world.api.people.get(canonical).id == world.alice["id"]
 
 
+def test_an_id_naming_the_wrong_cluster_is_404_unless_any_cluster_is_allowed(world: World) -> None:
+    """A client that builds ids guessing "us" breaks on a space homed elsewhere, as against Webex
+    (UNSURE whether Webex resolves such an id; ``ids_any_cluster`` turns the kind answer on)."""
+    control = world.control
+    eu = control.create_group("EU", world.alice, [world.bot], cluster="eu-central-1_k")
+    posted = control.post(world.alice, "homed in eu", room=eu)
+    raw = uri_of(posted["id"]).rsplit("/", 1)[-1]
+    guessed = encode_id("MESSAGE", raw)  # the "us" id of the same message
+    alice = sdk(world.emulator, world.alice)  # in a group the bot sees only what mentions it
+    assert guessed != posted["id"] and alice.messages.get(posted["id"]).id == posted["id"]
+    assert api_error(alice.messages.get, guessed).status_code == 404
+    assert alice.messages.get(raw).id == posted["id"], "a bare uuid names no cluster"
+    control.settings(ids_any_cluster=True)
+    try:
+        assert alice.messages.get(guessed).id == posted["id"]
+    finally:
+        control.settings(ids_any_cluster=False)
+
+
 def test_text_and_markdown_are_limited_to_7439_bytes(world: World) -> None:
     room = world.direct["id"]
     assert len(world.api.messages.create(roomId=room, text="x" * 7439).text) == 7439

@@ -65,6 +65,32 @@ def exercise_every_endpoint(world: World, tmp_path: Path) -> None:
         sdk(world.emulator, world.alice).attachment_actions.create(type="submit", messageId=card.id, inputs={"a": "1"})
     action = world.control.submit_card(world.alice, {"id": card.id}, {"a": "2"})
     api.attachment_actions.get(action["id"])
+    exercise_teams_rooms_and_events(world)
+
+
+def exercise_teams_rooms_and_events(world: World) -> None:
+    """One call of each team, room-change and event operation."""
+    api = world.api
+    team = api.teams.create("Squad", description="The A team")
+    list(api.teams.list())
+    api.teams.get(team.id)
+    api.teams.update(team.id, name="Squad 2")
+    member = api.team_memberships.create(team.id, personId=world.alice["id"])
+    list(api.team_memberships.list(team.id))
+    api.team_memberships.get(member.id)
+    api.team_memberships.update(member.id, isModerator=True)
+    api.team_memberships.delete(member.id)
+    room = api.rooms.create("To change")
+    api.rooms.update(room.id, title="Changed", teamId=team.id, isLocked=True)
+    api.rooms.get_meeting_info(room.id)
+    joined = api.memberships.create(room.id, personId=world.bob["id"])
+    api.memberships.update(joined.id, isModerator=True)
+    api.rooms.delete(room.id)
+    api.teams.delete(team.id)
+    world.control.settings(complianceOfficers=world.alice["emails"][0])
+    officer = sdk(world.emulator, world.alice)
+    newest = next(iter(officer.events.list(resource="rooms", max=1)))
+    officer.events.get(newest.id)
 
 
 def spec_template(spec: WebexSpec, rule: str) -> Optional[str]:

@@ -8,6 +8,7 @@ import threading
 from typing import Optional
 
 from . import Emulator
+from .tls import client_env
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -15,12 +16,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     parser.add_argument("--port", type=int, default=8900, help="HTTP port; 0 picks a free one (default: 8900)")
     parser.add_argument("--bot-name", default="Emulator Bot", help="display name of the seeded bot")
+    parser.add_argument("--tls", action="store_true",
+                        help="serve https:// and wss://, with a certificate authority made for this run")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    with Emulator(host=args.host, port=args.port) as emulator:
+    with Emulator(host=args.host, port=args.port, tls=args.tls) as emulator:
         control = emulator.control
         bot = control.create_bot(args.bot_name, "emulator-bot@webex.bot")
         person = control.create_person("Ada Lovelace", "ada@example.com")
@@ -36,6 +39,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"  person        {person['displayName']} id={person['id']}")
         print(f"  rooms         direct={direct['id']}")
         print(f"                group={group['id']}")
+        if emulator.ca_file:
+            print(f"  CA file       {emulator.ca_file}  (trust it in clients:)")
+            for name, value in client_env(emulator.ca_file).items():
+                print(f"                {name}={value}")
         print("Press Ctrl-C to stop.", flush=True)
         try:
             stopped.wait()

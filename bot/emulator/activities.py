@@ -17,6 +17,7 @@ from typing import Any
 
 from .ids import decode_id, new_uuid, timestamp
 from .models import ORG_UUID, AttachmentAction, Message, Person, Room
+from .settings import Settings
 
 
 def actor_json(person: Person) -> dict[str, Any]:
@@ -94,13 +95,16 @@ def message_activities(message: Message, conversation_url: str) -> list[dict[str
     return [share, update]
 
 
-def action_activity(action: AttachmentAction, conversation_url: str, parent_type: str) -> dict[str, Any]:
-    """``cardAction``: its id is the action's uuid, its object and ``parent`` name the card's message.
+def action_activity(action: AttachmentAction, conversation_url: str, settings: Settings) -> dict[str, Any]:
+    """``cardAction``: its id is the action's uuid, its object names the card's message, its ``parent``
+    the card's message or its thread's root (``settings.card_action_parent``).
 
     The parent is what lets a client answer in the card's thread: the action's id names no message.
     """
-    obj = {"id": action.message.uuid, "objectType": "submit", "inputs": json.dumps(action.inputs)}
-    activity = _activity(action.uuid, "cardAction", action.created, action.person, action.message.room,
+    card = action.message
+    obj = {"id": card.uuid, "objectType": "submit", "inputs": json.dumps(action.inputs)}
+    activity = _activity(action.uuid, "cardAction", action.created, action.person, card.room,
                          conversation_url, obj)
-    activity["parent"] = {"id": action.message.uuid, "type": parent_type}
+    named = card.parent if settings.card_action_parent == "thread" and card.parent is not None else card
+    activity["parent"] = {"id": named.uuid, "type": settings.card_action_parent_type}
     return activity

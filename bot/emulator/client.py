@@ -21,13 +21,17 @@ def mention(person: Json) -> str:
 
 
 class ControlClient:
-    def __init__(self, control_url: str, timeout: float = 30.0) -> None:
+    def __init__(self, control_url: str, timeout: float = 30.0, *, verify: bool | str = True) -> None:
+        """``verify`` is requests': the CA file of an emulator that serves TLS, say. It is given with each
+        call, as requests lets REQUESTS_CA_BUNDLE override a session's own."""
         self.control_url = control_url.rstrip("/")
         self.timeout = timeout
+        self.verify = verify
         self._http = requests.Session()
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._http.request(method, self.control_url + path, timeout=self.timeout, **kwargs)
+        response = self._http.request(method, self.control_url + path, timeout=self.timeout, verify=self.verify,
+                                      **kwargs)
         if response.status_code >= 400:
             try:
                 detail = response.json().get("message", response.text)

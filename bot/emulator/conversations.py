@@ -48,6 +48,6 @@ def create_conversations_blueprint(store: Store, urls: Urls, settings: Settings)
     @bp.get("/attachment/actions/<uuid>")
     def conversation_action(uuid: str) -> Response:
         action = visible(store.action, uuid, lambda a, who: who in a.message.room.members, "Activity not found.")
-        return json_response({**action_activity(action, urls.conversation, settings.card_action_parent_type), "id": action.id})
+        return json_response({**action_activity(action, urls.conversation, settings), "id": action.id})
 
     return bp

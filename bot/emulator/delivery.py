@@ -1,8 +1,10 @@
 """Webhook delivery: the envelope Webex POSTs to a bot, signed, timed, and recorded.
 
-Each new message or card submit is matched against every active webhook whose owner may see it; the
-exact envelope goes out on a small pool so that a slow bot never holds up the API. A webhook that fails
-``webhook_inactive_after`` times in a row is switched to ``inactive``, as Webex does.
+Each event the store logs (a message, membership, room or card submit created, updated or deleted) is
+matched against every active webhook of its resource and event (or ``all``) whose owner may see it (an
+``ownedBy: org`` webhook sees the whole org); the exact envelope goes out on a small pool so that a
+slow bot never holds up the API. A webhook that fails ``webhook_inactive_after`` times in a row is
+switched to ``inactive``, as Webex does.
 """
 from __future__ import annotations
 
@@ -20,42 +22,13 @@ import requests
 
 from .ids import timestamp
 from .settings import Settings
-from .models import AttachmentAction, Message, Person, Webhook
+from .models import Event, Person, Webhook
 from .store import Store
 
 
 def sign(secret: str, body: bytes) -> str:
     """The ``X-Spark-Signature`` value: lowercase hex HMAC-SHA1 of the raw body."""
     return hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
-
-
-def message_data(message: Message) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": message.id,
-        "roomId": message.room.id,
-        "roomType": message.room.type,
-        "personId": message.author.id,
-        "personEmail": message.author.email,
-    }
-    if message.rendered.mentioned_people:
-        data["mentionedPeople"] = list(message.rendered.mentioned_people)
-    if message.rendered.mentioned_groups:
-        data["mentionedGroups"] = list(message.rendered.mentioned_groups)
-    if message.files:
-        data["files"] = list(message.files)
-    data["created"] = message.created
-    return data
-
-
-def action_data(action: AttachmentAction) -> dict[str, Any]:
-    return {
-        "id": action.id,
-        "type": "submit",
-        "messageId": action.message.id,
-        "personId": action.person.id,
-        "roomId": action.message.room.id,
-        "created": action.created,
-    }
 
 
 def matches_filter(hook: Webhook, data: dict[str, Any], owner: Person) -> bool:
@@ -67,6 +40,9 @@ def matches_filter(hook: Webhook, data: dict[str, Any], owner: Person) -> bool:
                 return False
         elif key == "personEmail":
             if str(data.get("personEmail", "")).lower() != value.lower():
+                return False
+        elif isinstance(data.get(key), bool):  # isModerator=true
+            if data[key] != (value.lower() == "true"):
                 return False
         elif data.get(key) != value:
             return False
@@ -88,28 +64,26 @@ class Deliverer:
         store.subscribe(self.on_event)
 
     def on_event(self, kind: str, obj: Any) -> None:
-        if kind == "message":
-            self._fan_out("messages", obj.author, message_data(obj), lambda owner: obj.visible_to(owner))
-        elif kind == "action":
-            self._fan_out("attachmentActions", obj.person, action_data(obj),
-                          lambda owner: owner is obj.message.author)
+        if kind == "event":
+            self._fan_out(obj)
 
-    def _fan_out(self, resource: str, actor: Person, data: dict[str, Any], sees: Any) -> None:
+    def _fan_out(self, event: Event) -> None:
         with self.store.lock:
             hooks = [h for h in self.store.all_webhooks()
-                     if h.status == "active" and h.resource in (resource, "all") and h.event in ("created", "all")
-                     and sees(h.owner) and matches_filter(h, data, h.owner)]
-            jobs = [(h, self._envelope(h, resource, actor, data)) for h in hooks]
+                     if h.status == "active" and h.resource in (event.resource, "all") and h.event in (event.type, "all")
+                     and (h.owned_by == "org" or event.audience(h.owner)) and matches_filter(h, event.hook_data, h.owner)]
+            jobs = [(h, self._envelope(h, event)) for h in hooks]
         for hook, body in jobs:
             with self._idle:
                 self._pending += 1
             self._pool.submit(self._deliver, hook, body)
 
     @staticmethod
-    def _envelope(hook: Webhook, resource: str, actor: Person, data: dict[str, Any]) -> bytes:
+    def _envelope(hook: Webhook, event: Event) -> bytes:
         envelope = hook.to_json()
         envelope.pop("secret", None)
-        envelope.update({"resource": resource, "event": "created", "actorId": actor.id, "data": data})
+        envelope.update({"resource": event.resource, "event": event.type, "actorId": event.actor.id,
+                         "data": event.hook_data})
         return json.dumps(envelope).encode()
 
     def _deliver(self, hook: Webhook, body: bytes) -> None:

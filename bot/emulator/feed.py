@@ -75,6 +75,8 @@ class Feed:
 
     def _on_store(self, kind: str, obj: Any) -> None:
         # Runs in the thread of whoever posted: a fault here must not fail their API call.
+        if kind not in ("message", "action"):  # logged events: the page shows deliveries and calls
+            return
         try:
             data = self._show_message(obj) if kind == "message" else obj.to_json()
         except Exception:

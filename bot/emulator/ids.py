@@ -43,6 +43,16 @@ def decode_id(rest_id: str) -> tuple[str, str] | None:
     return parts[-2], parts[-1]
 
 
+def home_of(rest_id: str) -> str | None:
+    """The cluster part of a REST id (``us``, ``urn:TEAM:eu-central-1_k``); None for a bare uuid or no id."""
+    text = rest_id.strip().rstrip("=")
+    try:
+        uri = base64.b64decode(text + "=" * (-len(text) % 4), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return uri[len("ciscospark://"):].split("/", 1)[0] if uri.startswith("ciscospark://") else None
+
+
 def timestamp(moment: datetime | None = None) -> str:
     """``2024-08-05T13:04:31.488Z``: milliseconds and a literal Z, as the SDK parses it."""
     moment = moment or datetime.now(timezone.utc)

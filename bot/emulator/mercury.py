@@ -25,6 +25,7 @@ import logging
 import operator
 import queue
 import re
+import ssl
 import threading
 import time
 from collections import OrderedDict, deque
@@ -123,20 +124,23 @@ class Mercury:
         self._server: Optional[Server] = None
         self._thread: Optional[threading.Thread] = None
         self._port = 0
+        self._tls = False
         self.auth_timeout = AUTH_TIMEOUT
         store.subscribe(self.on_event)
 
     @property
     def url(self) -> str:
-        return f"ws://{self.host}:{self._port}"
+        return f"{'wss' if self._tls else 'ws'}://{self.host}:{self._port}"
 
     def websocket_url(self, device: Device) -> str:
         """Shaped like Webex's ``wss://mercury-connection-a.wbx2.com/v1/apps/wx2/registrations/<id>/messages``."""
         return f"{self.url}/v1/apps/wx2/registrations/{device.uuid}/messages"
 
-    def start(self) -> None:
+    def start(self, tls: Optional[ssl.SSLContext] = None) -> None:
+        """Listen on a free port; with ``tls``, for ``wss://`` only."""
+        self._tls = tls is not None
         self._server = serve(self._handle, self.host, 0, process_request=self._process_request,
-                             ping_interval=None, logger=log)
+                             ping_interval=None, logger=log, ssl=tls)
         self._port = self._server.socket.getsockname()[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="emulator-mercury", daemon=True)
         self._thread.start()
@@ -185,7 +189,7 @@ class Mercury:
         if kind == "message":
             activities, sees = message_activities(obj, self._conversation_url()), obj.visible_to
         elif kind == "action":
-            activities = [action_activity(obj, self._conversation_url(), self.settings.card_action_parent_type)]
+            activities = [action_activity(obj, self._conversation_url(), self.settings)]
             sees = partial(operator.is_, obj.message.author)
         else:
             return
@@ -310,9 +314,12 @@ class Mercury:
         elif frame.get("type") == "ack":
             message_id = frame.get("messageId")
             with self._lock:
-                matched = isinstance(message_id, str) and device.unacked.pop(message_id, None) is not None
+                envelope = device.unacked.pop(message_id, None) if isinstance(message_id, str) else None
+                # What it acknowledged and how long after the envelope was queued: a client's ack latency.
+                activity = (envelope or {}).get("data", {}).get("activity") or {}
                 self._acks.append({"device": device.uuid, "messageId": message_id, "time": timestamp(),
-                                   "matched": matched})
+                                   "matched": envelope is not None, "activityId": activity.get("id"),
+                                   "afterMs": now_ms() - envelope["timestamp"] if envelope else None})
 
     # -- what the control API does to devices ----------------------------------------------------
     def acks(self) -> list[dict[str, Any]]:

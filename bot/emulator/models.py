@@ -1,5 +1,5 @@
-"""The objects of the emulator's world and the JSON Webex shows of each: people, rooms, messages,
-card actions, webhooks and files.
+"""The objects of the emulator's world and the JSON Webex shows of each: people, teams, rooms,
+messages, card actions, webhooks, events and files.
 
 They are plain records; ``store.py`` owns their lifetime and every change to them, and the API layers
 only read them. Kept apart from the store so that the shapes Webex answers with are in one place.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import string
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from .ids import encode_id
 from .markup import Rendered
@@ -60,6 +60,41 @@ class Person:
 
 
 @dataclass
+class Team:
+    uuid: str
+    name: str
+    description: Optional[str]
+    creator: Person
+    created: str
+    members: list[Person] = field(default_factory=list)
+    moderators: set[str] = field(default_factory=set)  # person uuids
+    joined: dict[str, str] = field(default_factory=dict)  # person uuid -> when they joined
+    general: str = ""  # the uuid of the room the team was made with
+
+    @property
+    def id(self) -> str:
+        return encode_id("TEAM", self.uuid)
+
+    def to_json(self) -> dict[str, Any]:
+        body = {"id": self.id, "name": self.name}
+        if self.description:
+            body["description"] = self.description
+        return {**body, "created": self.created}
+
+    def membership_json(self, person: Person) -> dict[str, Any]:
+        return {
+            "id": encode_id("TEAM_MEMBERSHIP", f"{person.uuid}:{self.uuid}"),
+            "teamId": self.id,
+            "personId": person.id,
+            "personEmail": person.email,
+            "personDisplayName": person.display_name,
+            "personOrgId": encode_id("ORGANIZATION", ORG_UUID),
+            "isModerator": person.uuid in self.moderators,
+            "created": self.joined.get(person.uuid, self.created),
+        }
+
+
+@dataclass
 class Room:
     uuid: str
     title: str
@@ -69,24 +104,33 @@ class Room:
     cluster: str
     members: list[Person] = field(default_factory=list)
     last_activity: str = ""
+    team: Optional[Team] = None
+    is_locked: bool = False
+    # What PUT /rooms/{id} sets besides the title and the lock: description, isPublic,
+    # isAnnouncementOnly, isReadOnly, classificationId, madePublic (as Webex names them).
+    options: dict[str, Any] = field(default_factory=dict)
+    moderators: set[str] = field(default_factory=set)  # person uuids
+    hidden: set[str] = field(default_factory=set)  # person uuids who hid the room (isRoomHidden)
+    joined: dict[str, str] = field(default_factory=dict)  # person uuid -> when they joined
 
     @property
     def id(self) -> str:
         return encode_id("ROOM", self.uuid, self.cluster)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "type": self.type,
-            "isLocked": False,
+        body: dict[str, Any] = {"id": self.id, "title": self.title, "type": self.type, "isLocked": self.is_locked}
+        if self.team is not None:
+            body["teamId"] = self.team.id
+        body.update({
             "lastActivity": self.last_activity or self.created,
             "creatorId": self.creator.id,
             "created": self.created,
             "ownerId": encode_id("ORGANIZATION", ORG_UUID),
             "isPublic": False,
             "isReadOnly": False,
-        }
+        })
+        body.update(self.options)
+        return body
 
     def control_json(self) -> dict[str, Any]:
         """As the control API and the chat page show a room: Webex's JSON and who is in it."""
@@ -100,10 +144,11 @@ class Room:
             "personEmail": person.email,
             "personDisplayName": person.display_name,
             "personOrgId": encode_id("ORGANIZATION", ORG_UUID),
-            "isModerator": person is self.creator and self.type == "group",
+            "isModerator": person.uuid in self.moderators,
             "isMonitor": False,
+            "isRoomHidden": person.uuid in self.hidden,
             "roomType": self.type,
-            "created": self.created,
+            "created": self.joined.get(person.uuid, self.created),
         }
 
 
@@ -141,10 +186,13 @@ class Message:
         body: dict[str, Any] = {"id": self.id}
         if self.parent is not None:
             body["parentId"] = self.parent.id
-        body.update({"roomId": self.room.id, "roomType": self.room.type, "text": self.rendered.text})
+        body.update({"roomId": self.room.id, "roomType": self.room.type})
+        if self.rendered.text or self.markdown is not None:  # a card or file alone has no text at Webex
+            body["text"] = self.rendered.text
         if self.markdown is not None:
             body["markdown"] = self.markdown
-        body["html"] = self.rendered.html
+        if "text" in body:
+            body["html"] = self.rendered.html
         if self.files:
             body["files"] = list(self.files)
         if self.attachments:
@@ -158,6 +206,19 @@ class Message:
         if self.updated:
             body["updated"] = self.updated
         return body
+
+    def webhook_json(self) -> dict[str, Any]:
+        """A webhook delivery's ``data``: no text, so the bot must fetch the message to read it."""
+        data: dict[str, Any] = {"id": self.id, "roomId": self.room.id, "roomType": self.room.type,
+                                "personId": self.author.id, "personEmail": self.author.email}
+        if self.rendered.mentioned_people:
+            data["mentionedPeople"] = list(self.rendered.mentioned_people)
+        if self.rendered.mentioned_groups:
+            data["mentionedGroups"] = list(self.rendered.mentioned_groups)
+        if self.files:
+            data["files"] = list(self.files)
+        data["created"] = self.created
+        return data
 
 
 @dataclass
@@ -183,6 +244,12 @@ class AttachmentAction:
             "created": self.created,
         }
 
+    def webhook_json(self) -> dict[str, Any]:
+        """A webhook delivery's ``data``: no inputs, so the bot must fetch the submit to read them."""
+        data = self.to_json()
+        del data["inputs"]
+        return data
+
 
 @dataclass
 class Webhook:
@@ -197,6 +264,7 @@ class Webhook:
     created: str
     status: str = "active"
     consecutive_failures: int = 0
+    owned_by: str = "creator"  # or "org": the webhook sees the whole org's events
 
     @property
     def id(self) -> str:
@@ -220,9 +288,43 @@ class Webhook:
             "orgId": encode_id("ORGANIZATION", ORG_UUID),
             "createdBy": self.owner.id,
             "appId": encode_id("APPLICATION", APP_UUID),
-            "ownedBy": "creator",
+            "ownedBy": self.owned_by,
         })
         return body
+
+
+@dataclass
+class Event:
+    """One entry of the org's event log (``GET /events``) and what webhooks hear of the same change.
+
+    ``data`` is the resource as it was then (what ``/events`` shows); ``hook_data`` is what a webhook
+    delivery carries; ``audience`` says whose creator-owned webhooks may hear of it.
+    """
+    uuid: str
+    resource: str  # messages | memberships | rooms | attachmentActions
+    type: str  # created | updated | deleted
+    actor: Person
+    data: dict[str, Any]
+    hook_data: dict[str, Any]
+    audience: Callable[[Person], bool]
+    created: str
+    seq: int
+
+    @property
+    def id(self) -> str:
+        return encode_id("EVENT", self.uuid)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "resource": self.resource,
+            "type": self.type,
+            "appId": encode_id("APPLICATION", APP_UUID),
+            "actorId": self.actor.id,
+            "orgId": encode_id("ORGANIZATION", ORG_UUID),
+            "created": self.created,
+            "data": self.data,
+        }
 
 
 @dataclass

@@ -17,10 +17,12 @@ from .conversations import create_conversations_blueprint
 from .delivery import Deliverer
 from .faults import Faults
 from .http import error_response, token_owner
+from .https import HttpsServer
 from .mercury import Mercury
 from .rest import create_rest_blueprint
 from .settings import Settings
 from .store import Store
+from .tls import Authority
 from .traffic import Traffic
 from .urls import CONTROL_PATH, Urls
 from .wdm import create_wdm_blueprint
@@ -70,12 +72,16 @@ def create_app(emulator: "Emulator") -> Flask:
 class Emulator:
     """A local Webex on loopback ports, for tests, benchmarks and the sandbox.
 
-    Use it as a context manager; ``control`` is a client of its control API.
+    Use it as a context manager; ``control`` is a client of its control API. With ``tls`` it serves
+    ``https://`` and ``wss://`` only, with a certificate of an authority made for the run, whose
+    certificate is in ``ca_file`` while it runs (see ``tls.py``).
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, settings: Optional[Settings] = None) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, settings: Optional[Settings] = None,
+                 *, tls: bool = False) -> None:
         self.host = host
         self.port = port
+        self.tls = tls
         self.store = Store()
         self.settings = settings or Settings()
         self.faults = Faults()
@@ -85,11 +91,17 @@ class Emulator:
         self.urls = Urls(lambda: self.url)
         self.mercury = Mercury(self.store, self.settings, host, lambda: self.urls.conversation)
         self.app = create_app(self)
-        self._server: Optional[BackgroundServer] = None
+        self._server: Optional[BackgroundServer | HttpsServer] = None
+        self._authority: Optional[Authority] = None
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+
+    @property
+    def ca_file(self) -> Optional[str]:
+        """The PEM file of the certificate authority clients must trust; None without TLS or when stopped."""
+        return self._authority.ca_file if self._authority is not None else None
 
     @property
     def api_url(self) -> str:
@@ -102,7 +114,8 @@ class Emulator:
 
     @property
     def ws_url(self) -> str:
-        """The root of the device websocket server (``ws://``; each device's URL is in its registration)."""
+        """The root of the device websocket server (``ws://``, or ``wss://`` with TLS; each device's URL is
+        in its registration)."""
         return self.mercury.url
 
     @property
@@ -116,14 +129,24 @@ class Emulator:
 
     @cached_property
     def control(self) -> ControlClient:
-        return ControlClient(self.control_url)
+        return ControlClient(self.control_url, verify=self.ca_file or True)
 
     def start(self) -> "Emulator":
-        self._server = BackgroundServer(self.app, self.host, self.port, threads=16, name="webex-emulator")
+        context = None
+        if self.tls:
+            self._authority = Authority(self.host)
+            context = self._authority.server_context()
+            try:
+                self._server = HttpsServer(self.app, self.host, self.port, context, name="webex-emulator")
+            except BaseException:  # the port is in use, say (werkzeug exits): leave no CA folder behind
+                self.stop()
+                raise
+        else:
+            self._server = BackgroundServer(self.app, self.host, self.port, threads=16, name="webex-emulator")
         self.port = self._server.port
         self.store.base_url = self.url
         self._server.start()
-        self.mercury.start()
+        self.mercury.start(context)
         return self
 
     def stop(self) -> None:
@@ -131,6 +154,9 @@ class Emulator:
         self.deliverer.close()
         if self._server is not None:
             self._server.stop()
+        if self._authority is not None:
+            self._authority.remove()
+            self._authority = None
 
     def __enter__(self) -> "Emulator":
         return self.start()

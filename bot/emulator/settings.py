@@ -33,6 +33,23 @@ class Settings:
     # The ``type`` of a cardAction activity's ``parent`` (which names the card's message). UNSURE at
     # Webex; webex-bot answers in the card's thread only when it is "reply", and outside it otherwise.
     card_action_parent_type: str = "reply"
+    # Which message a cardAction activity's ``parent`` names: "card", the card's own message (what a
+    # parent is said to name), or "thread", the root of the card's thread when the card is a reply (as
+    # a message's parent does; webex-bot's thread answers work only so, since it deletes the card
+    # first). UNSURE at Webex.
+    card_action_parent: str = "card"
+    # Emails (comma-separated) of the people Webex treats as the org's compliance officers. Sure: only
+    # they may read GET /events (Webex's spark-compliance:events_read scope) and create
+    # ``ownedBy: org`` webhooks for messaging resources (the spec: "for Compliance Officers").
+    compliance_officers: str = ""
+    # What Webex answers a bot that creates an ``ownedBy: org`` webhook. UNSURE: "forbidden" (403, the
+    # unkind default), "creator" (accepted as an ordinary webhook of the bot, ownedBy creator) or
+    # "org" (accepted; it sees the whole org's events).
+    org_webhook_by_bot: str = "forbidden"
+
+    # Whether an id naming another cluster than the object's home (a client's guess: "us" for a space
+    # homed in eu-central-1_k) still finds it. UNSURE at Webex; False answers 404, the unkind choice.
+    ids_any_cluster: bool = False
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply ``changes`` (snake_case or camelCase names); unknown names raise ValueError."""

@@ -1,8 +1,9 @@
-"""The emulator's world: people, rooms, messages, webhooks, card actions and files.
+"""The emulator's world: people, teams, rooms, messages, webhooks, card actions, files and the
+org's event log.
 
 One lock guards it all; the REST, control and device layers read and change it only through these
 methods, and listeners (webhook delivery, the device websocket) hear of new messages and card actions
-after the lock is released, so a slow listener never blocks the API.
+and of every logged event after the lock is released, so a slow listener never blocks the API.
 """
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import html
 import itertools
 import secrets
 import threading
-from typing import Any, Callable, Optional, TypeVar
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Optional, TypeVar
 
 from .ids import decode_id, encode_id, new_uuid, timestamp
 from .markup import Rendered, render
-from .models import AttachmentAction, Message, Person, Room, StoredFile, Webhook, new_token
+from .models import AttachmentAction, Event, Message, Person, Room, StoredFile, Team, Webhook, new_token
 
 T = TypeVar("T")
 WEBHOOK_CHANGES = frozenset({"name", "target_url", "secret"})
@@ -38,18 +40,65 @@ class Store:
         self.actions: dict[str, AttachmentAction] = {}
         self.webhooks: dict[str, Webhook] = {}
         self.files: dict[str, StoredFile] = {}
+        self.teams: dict[str, Team] = {}
+        self.events: dict[str, Event] = {}
         self.base_url = ""
         self._sequence = itertools.count(1)
         self._listeners: list[Listener] = []
+        self._unpublished: list[Event] = []
+        self._depth = 0
 
-    # -- listeners -------------------------------------------------------------------------------
+    # -- listeners and the event log -------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
-        """Call ``listener(kind, obj)`` for each new message ("message") and card submit ("action")."""
+        """Call ``listener(kind, obj)`` for each new message ("message"), card submit ("action") and
+        logged event ("event": any created, updated or deleted message, membership, room or submit)."""
         self._listeners.append(listener)
 
     def _publish(self, kind: str, obj: Any) -> None:
         for listener in self._listeners:
             listener(kind, obj)
+
+    def _log(self, resource: str, type: str, actor: Person, data: dict[str, Any],
+             audience: Callable[[Person], bool], hook_data: dict[str, Any] | None = None) -> None:
+        """Log one change (within ``_change``), to be published when the change is done."""
+        event = Event(new_uuid(), resource, type, actor, data, data if hook_data is None else hook_data,
+                      audience, timestamp(), next(self._sequence))
+        self.events[event.uuid] = event
+        self._unpublished.append(event)
+
+    @contextmanager
+    def _change(self) -> Iterator[None]:
+        """Hold the lock for one change, which may make others; the events they log are published
+        once the outermost change lets the lock go, in the order they happened."""
+        with self.lock:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            ready = []
+            if self._depth == 0:
+                ready, self._unpublished = self._unpublished, []
+        for event in ready:
+            self._publish("event", event)
+
+    def _log_membership(self, type: str, actor: Person, room: Room, person: Person) -> None:
+        self._log("memberships", type, actor, room.membership_json(person),
+                  lambda owner: owner in room.members or owner is person)
+
+    def _log_room(self, type: str, actor: Person, room: Room) -> None:
+        self._log("rooms", type, actor, room.to_json(), lambda owner: owner in room.members)
+
+    def _log_message(self, type: str, actor: Person, message: Message) -> None:
+        self._log("messages", type, actor, message.to_json(), message.visible_to, message.webhook_json())
+
+    def event(self, raw: str) -> Event:
+        return self._get(self.events, raw)
+
+    def all_events(self) -> list[Event]:
+        """Every logged event, newest first, as Webex lists them."""
+        with self.lock:
+            return sorted(self.events.values(), key=lambda e: e.seq, reverse=True)
 
     def _get(self, table: dict[str, T], raw: str) -> T:
         with self.lock:
@@ -92,16 +141,21 @@ class Store:
 
     # -- rooms -----------------------------------------------------------------------------------
     def add_room(self, title: str, type: str, creator: Person, members: list[Person],
-                 cluster: str = "us") -> Room:
-        with self.lock:
-            everyone = [creator] + [m for m in members if m is not creator]
-            room = Room(new_uuid(), title, type, creator, timestamp(), cluster, everyone)
+                 cluster: str = "us", team: Team | None = None) -> Room:
+        """A new room; the creator of a group room is its moderator, as the emulator always showed."""
+        with self._change():
+            room = Room(new_uuid(), title, type, creator, timestamp(), cluster, team=team)
+            if type == "group":
+                room.moderators.add(creator.uuid)
             self.rooms[room.uuid] = room
-            return room
+            self._log_room("created", creator, room)
+            for person in [creator] + [m for m in members if m is not creator]:
+                self.add_member(room, person, actor=creator)
+        return room
 
     def direct_room(self, one: Person, other: Person) -> Room:
         """The 1:1 room of two people, made on first use as Webex does."""
-        with self.lock:
+        with self._change():
             for room in self.rooms.values():
                 if room.type == "direct" and set(map(id, room.members)) == {id(one), id(other)}:
                     return room
@@ -118,15 +172,123 @@ class Store:
         with self.lock:
             return list(self.rooms.values())
 
-    def add_member(self, room: Room, person: Person) -> None:
-        with self.lock:
-            if person not in room.members:
-                room.members.append(person)
+    @staticmethod
+    def _join(group: Room | Team, person: Person, moderator: bool) -> bool:
+        """Add ``person`` to a room's or a team's members; whether they were not in it yet."""
+        if person in group.members:
+            return False
+        group.members.append(person)
+        group.joined[person.uuid] = timestamp()
+        if moderator:
+            group.moderators.add(person.uuid)
+        return True
 
-    def remove_member(self, room: Room, person: Person) -> None:
-        with self.lock:
+    def add_member(self, room: Room, person: Person, *, actor: Person, moderator: bool = False) -> None:
+        with self._change():
+            if self._join(room, person, moderator):
+                self._log_membership("created", actor, room, person)
+
+    def remove_member(self, room: Room, person: Person, *, actor: Person) -> None:
+        with self._change():
             if person in room.members:
+                self._log_membership("deleted", actor, room, person)
                 room.members.remove(person)
+                room.moderators.discard(person.uuid)
+
+    def update_membership(self, room: Room, person: Person, *, actor: Person,
+                          moderator: bool | None = None, hidden: bool | None = None) -> None:
+        """Make ``person`` a moderator or not, and hide the room from them or not (``None``: unchanged)."""
+        with self._change():
+            for flag, members in ((moderator, room.moderators), (hidden, room.hidden)):
+                if flag is not None:
+                    (members.add if flag else members.discard)(person.uuid)
+            self._log_membership("updated", actor, room, person)
+
+    def update_room(self, room: Room, *, actor: Person, title: str, locked: bool | None = None,
+                    team: Team | None = None, options: dict[str, Any] | None = None) -> None:
+        """Rename ``room``; lock it (its creator becomes a moderator, as the spec says), move it under a
+        team, or set Webex's other room fields (``options``, by their Webex names; "" removes one)."""
+        with self._change():
+            room.title = title
+            if locked is not None:
+                room.is_locked = locked
+                if locked:
+                    room.moderators.add(room.creator.uuid)
+            if team is not None:
+                room.team = team
+            room.options.update(options or {})
+            room.options = {k: v for k, v in room.options.items() if v != ""}  # "description": " " removes it
+            self._log_room("updated", actor, room)
+
+    def delete_room(self, room: Room, *, actor: Person) -> None:
+        """Delete ``room`` with its messages and memberships, each membership of a group room logged as
+        deleted (Webex is reported to send membership deletions of group rooms only)."""
+        with self._change():
+            for person in list(room.members) if room.type == "group" else []:
+                self.remove_member(room, person, actor=actor)
+            room.members.clear()
+            for message in [m for m in self.messages.values() if m.room is room]:
+                self.messages.pop(message.uuid)
+            self.rooms.pop(room.uuid, None)
+
+    def team_rooms(self, team: Team) -> list[Room]:
+        with self.lock:
+            return [r for r in self.rooms.values() if r.team is team]
+
+    # -- teams -----------------------------------------------------------------------------------
+    def add_team(self, name: str, description: str | None, creator: Person) -> Team:
+        """A team with its creator as moderator, and its General room (see ``rest/teams.py``)."""
+        with self._change():
+            team = Team(new_uuid(), name, description, creator, timestamp())
+            self.teams[team.uuid] = team
+            team.general = self.add_room(name, "group", creator, [], team=team).uuid
+            self.add_team_member(team, creator, actor=creator, moderator=True)
+        return team
+
+    def team(self, raw: str) -> Team:
+        return self._get(self.teams, raw)
+
+    def teams_of(self, person: Person) -> list[Team]:
+        with self.lock:
+            return [t for t in self.teams.values() if person in t.members]
+
+    def general_room(self, team: Team) -> Room:
+        """The room a team was made with; its members are the team's members."""
+        return self.room(team.general)
+
+    def add_team_member(self, team: Team, person: Person, *, actor: Person, moderator: bool = False) -> None:
+        """Add ``person`` to ``team`` and to its General room (the team's members are that room's)."""
+        with self._change():
+            self._join(team, person, moderator)
+            self.add_member(self.general_room(team), person, actor=actor, moderator=moderator)
+
+    def update_team_member(self, team: Team, person: Person, *, actor: Person, moderator: bool) -> None:
+        """Make ``person`` a moderator of ``team`` (and of its General room) or not."""
+        with self._change():
+            (team.moderators.add if moderator else team.moderators.discard)(person.uuid)
+            general = self.general_room(team)
+            if person in general.members:
+                self.update_membership(general, person, actor=actor, moderator=moderator)
+
+    def remove_team_member(self, team: Team, person: Person, *, actor: Person) -> None:
+        with self._change():
+            if person in team.members:
+                team.members.remove(person)
+                team.moderators.discard(person.uuid)
+                self.remove_member(self.general_room(team), person, actor=actor)
+
+    def update_team(self, team: Team, *, name: str, description: str | None) -> None:
+        with self._change():
+            team.name = name
+            if description is not None:
+                team.description = description
+
+    def delete_team(self, team: Team, *, actor: Person) -> None:
+        """Delete ``team`` and every room of it (assumed: see ``rest/teams.py``)."""
+        with self._change():
+            for room in self.team_rooms(team):
+                self.delete_room(room, actor=actor)
+            self.teams.pop(team.uuid, None)
 
     # -- messages --------------------------------------------------------------------------------
     def resolver(self, kind: str, value: str) -> Optional[tuple[str, str]]:
@@ -145,11 +307,13 @@ class Store:
         """Post as ``author``. Mentions are read from the markdown, and from the text only when
         ``mentions_in_text`` (a person's chat client; Webex's REST API reads them in markdown only)."""
         rendered = self._render(text, markdown, mentions_in_text)
-        with self.lock:
+        with self._change():
             message = Message(new_uuid(), room, author, rendered, markdown, files or [],
                               attachments or [], parent, timestamp(), next(self._sequence))
             self.messages[message.uuid] = message
             room.last_activity = message.created
+            room.hidden.clear()  # the spec: any new message makes a hidden direct room visible again
+            self._log_message("created", author, message)
         self._publish("message", message)
         return message
 
@@ -166,16 +330,18 @@ class Store:
     def edit_message(self, message: Message, *, text: str | None, markdown: str | None) -> None:
         """Replace what ``message`` says, as its author's edit does (Webex's REST API: mentions in markdown)."""
         rendered = self._render(text, markdown, mentions_in_text=False)
-        with self.lock:
+        with self._change():
             message.rendered, message.markdown = rendered, markdown
             message.updated, message.edits = timestamp(), message.edits + 1
+            self._log_message("updated", message.author, message)
 
     def message(self, raw: str) -> Message:
         return self._get(self.messages, raw)
 
-    def delete_message(self, message: Message) -> None:
-        with self.lock:
-            self.messages.pop(message.uuid, None)
+    def delete_message(self, message: Message, *, actor: Person) -> None:
+        with self._change():
+            if self.messages.pop(message.uuid, None) is not None:
+                self._log_message("deleted", actor, message)
 
     def room_messages(self, room: Room) -> list[Message]:
         """Newest first, as Webex lists them."""
@@ -190,9 +356,11 @@ class Store:
 
     # -- card actions ----------------------------------------------------------------------------
     def add_action(self, person: Person, message: Message, inputs: dict[str, Any]) -> AttachmentAction:
-        with self.lock:
+        with self._change():
             action = AttachmentAction(new_uuid(), message, person, inputs, timestamp())
             self.actions[action.uuid] = action
+            self._log("attachmentActions", "created", person, action.to_json(),
+                      lambda owner: owner is message.author, action.webhook_json())
         self._publish("action", action)
         return action
 

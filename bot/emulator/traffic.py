@@ -21,7 +21,7 @@ def _body(raw: bytes, mimetype: str) -> Any:
 
 
 class Traffic:
-    def __init__(self, history: int = 5000) -> None:
+    def __init__(self, history: int = 20_000) -> None:  # a burst of 1,600 commands at 9 calls each fits
         self._lock = threading.Lock()
         self._calls: deque[dict[str, Any]] = deque(maxlen=history)
 

@@ -14,10 +14,12 @@ from ..urls import API_PATH
 from .actions import create_actions_blueprint
 from .common import Visible
 from .contents import create_contents_blueprint
+from .events import create_events_blueprint
 from .memberships import create_memberships_blueprint
 from .messages import create_messages_blueprint
 from .people import create_people_blueprint
 from .rooms import create_rooms_blueprint
+from .teams import create_teams_blueprint
 from .webhooks import create_webhooks_blueprint
 
 
@@ -29,12 +31,14 @@ def create_rest_blueprint(store: Store, settings: Settings) -> Blueprint:
         """401 before anything else is read or stored, as Webex answers a request without a valid token."""
         caller(store)
 
-    visible = Visible(store)
+    visible = Visible(store, settings)
     api.register_blueprint(create_people_blueprint(store, visible))
+    api.register_blueprint(create_teams_blueprint(store, visible))
     api.register_blueprint(create_rooms_blueprint(store, visible))
     api.register_blueprint(create_memberships_blueprint(store, visible))
     api.register_blueprint(create_messages_blueprint(store, visible, settings))
     api.register_blueprint(create_contents_blueprint(store))
-    api.register_blueprint(create_webhooks_blueprint(store, visible))
+    api.register_blueprint(create_webhooks_blueprint(store, visible, settings))
+    api.register_blueprint(create_events_blueprint(store, visible))
     api.register_blueprint(create_actions_blueprint(store, visible))
     return api

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from ..http import body_json, fail, json_response, lookup
+from ..http import body_json, fail, json_response
 from ..store import Store
 from .common import Visible
 
@@ -23,9 +23,6 @@ def create_actions_blueprint(store: Store, visible: Visible) -> Blueprint:
 
     @bp.get("/attachment/actions/<action_id>")
     def actions_get(action_id: str) -> Response:
-        action = lookup(store.action, action_id, "ATTACHMENT_ACTION", "attachment action")
-        if visible.me() not in action.message.room.members:
-            fail(404, "Could not find a attachment action with the provided ID.")
-        return json_response(action.to_json())
+        return json_response(visible.action(action_id).to_json())
 
     return bp

@@ -1,44 +1,25 @@
-"""``/v1/memberships``: who is in the caller's spaces; adding, reading and removing members.
+"""``/v1/memberships``: who is in the caller's spaces; adding, reading, changing and removing members.
 
 A membership id is Webex's ``MEMBERSHIP/<personUuid>:<roomUuid>``; the caller sees only memberships
-of rooms they are in (404 beyond, as Webex answers).
+of rooms they are in (404 beyond, as Webex answers). Only a moderator makes others moderators, and
+only the member hides a room from themselves (``isRoomHidden``). The spec requires both fields of an
+update, yet webexpythonsdk sends ``isModerator`` alone, so either one is enough here.
 """
 from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from ..http import body_json, fail, json_response, raw_id
+from ..http import body_json, fail, json_response
 from ..models import Person, Room
-from ..store import NotFound, Store
+from ..store import Store
 from .common import Visible, paginate
-
-MISSING = "Could not find a membership with the provided ID."
 
 
 def create_memberships_blueprint(store: Store, visible: Visible) -> Blueprint:
     bp = Blueprint("memberships", __name__)
 
     def membership(rest_id: str) -> tuple[Room, Person]:
-        """The room and member a membership id names, if the caller is in that room; else 404."""
-        person_uuid, _, room_uuid = raw_id(rest_id, "MEMBERSHIP", "membership").partition(":")
-        try:
-            room, person = store.room(room_uuid), store.person(person_uuid)
-        except NotFound:
-            fail(404, MISSING)
-        if person not in room.members or visible.me() not in room.members:
-            fail(404, MISSING)
-        return room, person
-
-    def person_named(fields: dict[str, object]) -> Person:
-        if isinstance(fields.get("personEmail"), str):
-            found = visible.person(email=str(fields["personEmail"]))
-        elif isinstance(fields.get("personId"), str):
-            found = visible.person(person_id=str(fields["personId"]))
-        else:
-            fail(400, "personId or personEmail is required.")
-        if found is None:
-            fail(404, "Could not find the person to add.")
-        return found
+        return visible.member_of(rest_id, "MEMBERSHIP", "membership", store.room)
 
     @bp.get("/memberships")
     def memberships_list() -> Response:
@@ -59,10 +40,29 @@ def create_memberships_blueprint(store: Store, visible: Visible) -> Blueprint:
         room = visible.room(str(fields.get("roomId", "")))
         if room.type == "direct":
             fail(400, "Nobody can be added to a direct room.")
-        person = person_named(fields)
+        person = visible.person_in(fields)
         if person in room.members:
             fail(409, "The person is already a member of the room.")
-        store.add_member(room, person)
+        store.add_member(room, person, actor=visible.me())
+        return json_response(room.membership_json(person))
+
+    @bp.put("/memberships/<membership_id>")
+    def memberships_update(membership_id: str) -> Response:
+        room, person = membership(membership_id)
+        fields = body_json()
+        changes = {name: fields.get(name) for name in ("isModerator", "isRoomHidden") if name in fields}
+        if not changes or not all(isinstance(value, bool) for value in changes.values()):
+            fail(400, "isModerator or isRoomHidden is required, as true or false.")
+        me = visible.me()
+        moderator, hidden = changes.get("isModerator"), changes.get("isRoomHidden")
+        if moderator is not None and moderator != (person.uuid in room.moderators):
+            if room.type == "direct":
+                fail(400, "A direct room has no moderators.")
+            if me.uuid not in room.moderators:
+                fail(403, "Only a moderator of the room can change who moderates it.")
+        if hidden is not None and person is not me:
+            fail(403, "Only the member can hide a room from themselves.")
+        store.update_membership(room, person, actor=me, moderator=moderator, hidden=hidden)
         return json_response(room.membership_json(person))
 
     @bp.get("/memberships/<membership_id>")
@@ -75,7 +75,9 @@ def create_memberships_blueprint(store: Store, visible: Visible) -> Blueprint:
         room, person = membership(membership_id)
         if room.type == "direct":
             fail(403, "The memberships of a direct room cannot be deleted.")
-        store.remove_member(room, person)
+        if room.team is not None and room is store.general_room(room.team) and room.team.moderators == {person.uuid}:
+            fail(409, "The last moderator of a team's General space cannot leave; promote another first.")
+        store.remove_member(room, person, actor=visible.me())
         return Response(status=204)
 
     return bp

@@ -1,11 +1,11 @@
 """``/v1/messages``: posting, reading, editing, listing and deleting messages (their files: ``contents.py``).
 
 Webex's rules for bots hold here: in a group space a bot sees only its own messages and those that
-mention it, and lists the space's messages only with ``mentionedPeople=me``.
+mention it, and lists the space's messages only with ``mentionedPeople=me``. A card may come alone,
+without text or markdown, as Webex takes it; such a message then shows no ``text`` (nor ``html``).
 """
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Optional
 
 from flask import Blueprint, Response, request
@@ -14,19 +14,12 @@ from ..http import body_json, fail, json_response
 from ..models import Message, Person, Room
 from ..settings import Settings
 from ..store import Store
-from .common import Visible, paginate
+from .common import Visible, paginate, parse_time
 from .contents import fetch_file, keep_upload
 
 MAX_TEXT_BYTES = 7439
 MAX_EDITS = 10  # the spec: "Update a message you have posted not more than 10 times"
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
-
-
-def parse_time(value: str) -> datetime:
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        fail(400, f"Invalid timestamp: {value}")
 
 
 def message_body(fields: dict[str, Any]) -> tuple[Optional[str], Optional[str]]:
@@ -70,8 +63,6 @@ def create_messages_blueprint(store: Store, visible: Visible, settings: Settings
             fail(400, f"attachments takes at most one {{'contentType': '{CARD_TYPE}', 'content': {{...}}}}.")
         if not (text or markdown or files or attachments):
             fail(400, "A message needs text, markdown, files or attachments.")
-        if attachments and not (text or markdown):
-            fail(400, "A message with a card needs text or markdown as a fallback for clients without cards.")
         room = destination_room(author, targets[0], fields[targets[0]])
         parent = thread_root(fields["parentId"], room) if fields.get("parentId") else None
         return store.add_message(author, room, text=text, markdown=markdown, files=files,
@@ -113,7 +104,7 @@ def create_messages_blueprint(store: Store, visible: Visible, settings: Settings
         message = visible.message(message_id)
         if message.author is not visible.me():
             fail(403, "Only the author of a message can delete it.")
-        store.delete_message(message)
+        store.delete_message(message, actor=visible.me())
         return Response(status=204)
 
     @bp.put("/messages/<message_id>")

@@ -1,4 +1,9 @@
-"""``/v1/webhooks``: the caller's own webhooks; nobody sees or changes another owner's."""
+"""``/v1/webhooks``: the caller's own webhooks; nobody sees or changes another owner's.
+
+``ownedBy: org`` makes a webhook that hears the whole org's events. The spec offers it to compliance
+officers (``settings.compliance_officers``), so another person gets 403; what a bot gets is UNSURE
+(``settings.org_webhook_by_bot``: 403 by default, or an ordinary webhook, or an org one).
+"""
 from __future__ import annotations
 
 from functools import partial
@@ -8,6 +13,7 @@ from flask import Blueprint, Response
 
 from ..http import body_json, fail, json_response, lookup
 from ..models import Webhook
+from ..settings import Settings
 from ..store import Store
 from .common import Visible, paginate
 
@@ -23,11 +29,21 @@ def require_strings(fields: dict[str, Any], *names: str) -> None:
             fail(400, f"{name} is required.")
 
 
-def create_webhooks_blueprint(store: Store, visible: Visible) -> Blueprint:
+def create_webhooks_blueprint(store: Store, visible: Visible, settings: Settings) -> Blueprint:
     bp = Blueprint("webhooks", __name__)
 
     def webhook_for(rest_id: str) -> Webhook:
         return lookup(partial(store.webhook, owner=visible.me()), rest_id, "WEBHOOK", "webhook")
+
+    def owner_kind(owned_by: Any) -> str:
+        """The ``ownedBy`` the caller may have: "creator", or "org" for a compliance officer."""
+        if owned_by not in ("creator", "org"):
+            fail(400, "ownedBy is 'creator' or 'org'.")
+        if owned_by == "creator" or visible.compliance_officer():
+            return owned_by
+        if visible.me().type == "bot" and settings.org_webhook_by_bot in ("creator", "org"):
+            return settings.org_webhook_by_bot
+        fail(403, "Only a compliance officer can create a webhook owned by the org.")
 
     @bp.post("/webhooks")
     def webhooks_create() -> Response:
@@ -39,7 +55,8 @@ def create_webhooks_blueprint(store: Store, visible: Visible) -> Blueprint:
             fail(400, "Unknown resource or event.")
         hook = store.add_webhook(visible.me(), name=fields["name"], target_url=fields["targetUrl"],
                                  resource=fields["resource"], event=fields["event"],
-                                 filter=fields.get("filter"), secret=fields.get("secret"))
+                                 filter=fields.get("filter"), secret=fields.get("secret"),
+                                 owned_by=owner_kind(fields.get("ownedBy", "creator")))
         return json_response(hook.to_json())
 
     @bp.get("/webhooks")
