@@ -47,21 +47,11 @@ class AckBot:
     def discard_backlog(self) -> int:
         """Drop the queued fabricated events; how many.
 
-        The Dispatcher has no public way to discard its queue (``drain`` waits for it), so this reaches
-        into its ``queue.Queue``. Done before each round: the real bot's queue holds at most 1,000
-        events, and a backlog of 10^5 left from earlier rounds would charge the later ones with the
-        garbage collector's walks over it; and at the end, or the workers would fetch 404s for minutes.
+        Done before each round: the real bot's queue holds at most 1,000 events, and a backlog of 10^5
+        left from earlier rounds would charge the later ones with the garbage collector's walks over it;
+        and at the end, or the workers would fetch 404s for minutes.
         """
-        backlog = getattr(self.dispatcher, "_queue", None)
-        if backlog is None:
-            return 0
-        with backlog.mutex:
-            dropped = len(backlog.queue)
-            backlog.queue.clear()
-            backlog.unfinished_tasks -= dropped
-            backlog.all_tasks_done.notify_all()
-            backlog.not_full.notify_all()
-        return dropped
+        return self.dispatcher.pool.discard()
 
     def stop(self) -> None:
         """Drop the backlog, let the workers end, stop the server."""

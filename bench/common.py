@@ -212,9 +212,9 @@ def listed(counts: dict[str, int]) -> str:
 _CHILD = """
 import json, sys
 from bot.emulator import Emulator
-with Emulator() as emulator:
+with Emulator(tls=sys.argv[1:] == ["--tls"]) as emulator:
     print(json.dumps({"api_url": emulator.api_url, "u2c_url": emulator.u2c_url,
-                      "control_url": emulator.control_url}), flush=True)
+                      "control_url": emulator.control_url, "ca_file": emulator.ca_file}), flush=True)
     sys.stdin.read()
 """
 
@@ -223,25 +223,31 @@ class RemoteEmulator:
     """The parts of ``Emulator`` the bot and ``start_test_bot`` use, for an emulator in a child process:
     its REST work then takes neither the bot's GIL nor its CPU time, as with the real Webex."""
 
-    def __init__(self, urls: dict[str, str]) -> None:
+    def __init__(self, urls: dict[str, Any]) -> None:
+        self.api_url, self.u2c_url, self.control_url = urls["api_url"], urls["u2c_url"], urls["control_url"]
+        self.ca_file: Optional[str] = urls.get("ca_file")  # the authority to trust when it serves TLS, else None
+        self.control = self.client()
+
+    def client(self) -> Any:
+        """A control client of its own, for a thread that must not share ``control``'s session."""
         from bot.emulator import ControlClient
 
-        self.api_url, self.u2c_url, self.control_url = urls["api_url"], urls["u2c_url"], urls["control_url"]
-        self.control = ControlClient(self.control_url)
+        return ControlClient(self.control_url, verify=self.ca_file or True)
 
 
 @contextmanager
-def emulator(where: str = "process") -> Iterator[Any]:
-    """An emulator in a child process (``process``) or in this one (``thread``), stopped afterwards."""
+def emulator(where: str = "process", tls: bool = False) -> Iterator[Any]:
+    """An emulator in a child process (``process``) or in this one (``thread``), stopped afterwards; with
+    ``tls`` it serves ``https://`` and ``wss://`` only, its authority in ``ca_file``."""
     if where == "thread":
         from bot.emulator import Emulator
 
-        with Emulator() as local:
+        with Emulator(tls=tls) as local:
             yield local
         return
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    child = subprocess.Popen([sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, text=True, cwd=ROOT, env=env)
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, *(["--tls"] if tls else [])], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT, env=env)
     try:
         assert child.stdout is not None and child.stdin is not None
         line = child.stdout.readline()

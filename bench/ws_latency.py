@@ -7,7 +7,7 @@ Run on demand, never by pytest::
 
 Two real bots run side by side against one emulator (in its own process by default, as the real
 Webex would be): one with ``transport="webhook"`` (no tunnel: the emulator delivers to its local
-receiver), one with ``transport="websocket"`` (WDM device, Mercury, conversation-service lookups).
+receiver), one with ``transport="websocket"`` (WDM device, Mercury, the REST id built from the activity).
 A person posts ``echo n`` to each in turn, interleaved and one at a time, each waiting for its reply,
 so the numbers are latency, not throughput. Also the Webex REST calls each path makes per command.
 Results go to stdout and to the ``websocket`` section of bench/RESULTS.md.
@@ -31,6 +31,7 @@ from common import (Row, Run, calls_per_command, emulator, epoch, listed, median
 NAME = "websocket"
 TRANSPORTS = ("webhook", "websocket")
 BACKGROUND = ("/v1/webhooks", "/wdm/", "/v1/people/me")  # the supervisor's and the device's upkeep
+CALLS_PER_COMMAND = 2  # the message fetch and the reply, on both paths (no lookup: the id is built)
 Json = dict[str, Any]
 
 
@@ -84,11 +85,12 @@ class Person:
 
 def stages(side: Side, calls: list[Json]) -> dict[str, list[float]]:
     """Per command, from the emulator's call log (each call stamped when it was answered): the command's
-    `created` -> the lookup (websocket only) -> the message fetch -> the reply's `created`."""
+    `created` -> the lookup (websocket, only where the id built from the activity was wrong) -> the message
+    fetch -> the reply's `created`."""
     at: dict[str, float] = {}
     for call in calls:
         at.setdefault(f"{call['method']} {call['path']}", epoch(call["at"]))
-    from bot.websocket import uuid_of
+    from bot.ids import uuid_of
 
     out: dict[str, list[float]] = {"to lookup": [], "to fetch": [], "to reply": []}
     for command, reply in side.pairs:
@@ -163,11 +165,10 @@ def report(args: argparse.Namespace, out: Json, header: str, table: Callable[[li
         shown = [name for name in ("to lookup", "to fetch", "to reply") if parts[name]]
         rows.append(("1", f"{transport}: " + " / ".join(shown) + ", medians (ms)",
                      " / ".join(ms(median(parts[name])) for name in shown), "", ""))
-    expected = {"webhook": 2, "websocket": 3}
     for transport in TRANSPORTS:
         count, _mine, _other = per_command(out[transport]["calls"])
         rows.append(("2", f"{transport}: Webex REST calls per command", f"{count:.2f}",
-                     f"{expected[transport]}", verdict(count == expected[transport])))
+                     f"{CALLS_PER_COMMAND}", verdict(count == CALLS_PER_COMMAND)))
     seen = out["answers"]
     rows.append(("3", "answered / answered more than once, webhook; websocket",
                  "; ".join(f"{seen[t]['answered']} / {seen[t]['twice']}" for t in TRANSPORTS),
@@ -195,8 +196,9 @@ How each number is made:
    `created`" is the reply's `created` less the command's, both stamped by the emulator (1 ms
    resolution), free of the poll. The stages split that time with the emulator's call log (each call
    stamped when answered): "to lookup" is the command's `created` to the conversation-service lookup
-   (delivery over Mercury and the lookup itself), "to fetch" from there (or from `created`, on the webhook
-   path: delivery, receiver, queue) to `GET /v1/messages/{{id}}` answered, "to reply" from the fetch to the
+   (delivery over Mercury and the lookup itself; made only where the REST id built from the activity's
+   uuid was wrong, so shown only then), "to fetch" from there (or from `created` without a lookup:
+   delivery, receiver or websocket, queue) to `GET /v1/messages/{{id}}` answered, "to reply" from the fetch to the
    reply's `created` (the handler and `POST /v1/messages`).
 2. After clearing the call log, {args.call_commands} commands to each bot (posted back to back); the bot's
    calls by route:

@@ -33,7 +33,6 @@ def main(argv: Optional[list[str]] = None) -> int:
     from .child_output import route_child_stderr
     from .logs import setup_logging
     from .runner import BotRunner
-    from .sandbox import Sandbox
 
     route_child_stderr()
     redactor = setup_logging(config.log_level, config.secrets())
@@ -42,6 +41,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     try:
         if config.sandbox:
+            from .sandbox import Sandbox  # the emulator and its chat page: never loaded by a real bot
+
             sandbox = Sandbox(config, redact=redactor.add)
             sandbox.announce()
             running = sandbox.runner

@@ -59,7 +59,7 @@ class Config:
     log_level: str = "INFO"
     access: Access = field(default_factory=Access)
     allow_bots: bool = False
-    workers: int = 8
+    workers: int = 64
     max_body_bytes: int = 1024 * 1024
     state_dir: Path = field(default_factory=lambda: Path.home() / ".webex-bot")
 

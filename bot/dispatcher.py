@@ -10,7 +10,7 @@ import logging
 import queue
 import secrets
 import threading
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from . import ids
 from .access import Access
@@ -21,10 +21,11 @@ from .errors import UsageError, WebexAuthError, WebexError, WebexUnavailable
 from .events import CARD_ACTION, Event, Outcome
 from .handled import SENDING, Answering, HandledLog, InFlight, reply_digest
 from .logs import clip
-from .mentions import mentions_bot, strip_mention
+from .mentions import command_text
 from .registry import CommandInfo, Handler, Registry
 from .replies import replies_of
 from .webex import WebexClient
+from .workers import ElasticPool
 
 log = logging.getLogger(__name__)
 BOT_DOMAINS = ("@webex.bot", "@sparkbot.io")
@@ -33,7 +34,7 @@ MAX_LOOK_BACK = 100  # messages after a question searched for a reply sent just 
 
 class Dispatcher:
     def __init__(self, *, client: WebexClient, registry: Registry, access: Access = Access(),
-                 allow_bots: bool = False, workers: int = 8, queue_size: int = 1000,
+                 allow_bots: bool = False, workers: int = 64, queue_size: int = 1000,
                  dedupe: Optional[Dedupe] = None, record: Optional[HandledLog] = None) -> None:
         """``record`` is the on-disk record of answered messages: it survives restarts, so what was
         answered before one is not answered again, and what was being answered is checked first."""
@@ -44,15 +45,17 @@ class Dispatcher:
         self.dedupe = dedupe or Dedupe()
         self.record = record
         self.me = client.me()
-        self._queue: queue.Queue[Optional[Event]] = queue.Queue(maxsize=queue_size)
-        self._workers = [threading.Thread(target=self._work, name=f"dispatch-{n}", daemon=True)
-                         for n in range(workers)]
+        # ``workers`` is the most handlers that run at once; threads come and go with the work.
+        self.pool: ElasticPool[Event] = ElasticPool(self.handle, most=workers, least=min(2, workers),
+                                                    queue_size=queue_size, name="dispatch")
         self._accepting = True
         self.handled = 0
+        # Called with the reason when an accepted event could not be handled and nobody will bring it
+        # again by themselves (Webex unreachable): the transport's catch-up then looks for it.
+        self.on_unhandled: Optional[Callable[[str], None]] = None
 
     def start(self) -> "Dispatcher":
-        for worker in self._workers:
-            worker.start()
+        self.pool.start()
         return self
 
     # -- intake (called from the receiver's or the websocket's thread) ---------------------------
@@ -65,7 +68,7 @@ class Dispatcher:
         if (self.record is not None and event.key in self.record) or not self.dedupe.first_time(event.key):
             return Outcome.DUPLICATE
         try:
-            self._queue.put_nowait(event)
+            self.pool.put(event)
         except queue.Full:
             self.dedupe.forget(event.key)
             log.error("dispatcher queue full: event %s refused, Webex or the catch-up will bring it again", event.id)
@@ -74,32 +77,18 @@ class Dispatcher:
 
     def idle(self) -> bool:
         """Nothing queued and no handler running (an event counts until its handler returns)."""
-        return self._queue.unfinished_tasks == 0
+        return self.pool.pending() == 0
 
     def drain(self, timeout: float) -> bool:
         """Stop accepting, let queued and running handlers finish (at most ``timeout`` s)."""
         self._accepting = False
         done = threading.Event()
-        threading.Thread(target=lambda: (self._queue.join(), done.set()), daemon=True).start()
+        threading.Thread(target=lambda: (self.pool.join(), done.set()), daemon=True).start()
         finished = done.wait(timeout)
-        for _ in self._workers:
-            try:
-                self._queue.put_nowait(None)
-            except queue.Full:
-                break
+        self.pool.stop()
         return finished
 
     # -- work ------------------------------------------------------------------------------------
-    def _work(self) -> None:
-        while True:
-            event = self._queue.get()
-            try:
-                if event is None:
-                    return
-                self.handle(event)
-            finally:
-                self._queue.task_done()
-
     def handle(self, event: Event) -> None:
         """Handle one event to the end; failures are logged, never raised."""
         try:
@@ -114,6 +103,8 @@ class Dispatcher:
         except (WebexUnavailable, WebexAuthError) as exc:
             self.dedupe.forget(event.key)
             log.error("could not handle %s %s: %s", event.kind, event.id, exc)
+            if self.on_unhandled is not None and isinstance(exc, WebexUnavailable):
+                self.on_unhandled(f"{event.kind} {event.id} could not be handled")
         except WebexError as exc:
             if exc.status == 404:
                 log.info("%s %s is gone (deleted, or not visible to the bot) before it could be read",
@@ -127,7 +118,7 @@ class Dispatcher:
         if event.person_email and event.room_id and not self.access.allows(event.person_email, event.room_id):
             log.info("ignored a message from %s: not allowed by the bot's access rules", clip(event.person_email))
             return
-        message = self.client.message(event.id)
+        message = self._fetch(event, self.client.message)
         email = (message.personEmail or "").lower()
         if ids.same(message.personId, self.me.id):
             return
@@ -140,10 +131,8 @@ class Dispatcher:
         if answering is not None and self._answered_before_a_crash(event, message, answering.interrupted):
             answering.sent()
             return
-        html = getattr(message, "html", None)
-        text = message.text or ""
-        if message.roomType != "direct" or mentions_bot(html, self.me.id):
-            text = strip_mention(text, html, self.me.id, self.me.displayName)
+        text = command_text(message.text or "", getattr(message, "html", None), self.me.id, self.me.displayName,
+                            direct=message.roomType == "direct")
         words = split_words(text)
         handler = self.registry.find(words[0]) if words else None
         command, rest, rest_words = "", text, words
@@ -162,6 +151,16 @@ class Dispatcher:
             ctx.reply(f"Sorry, you may not use `{handler.name}` here.")
             return
         self._run(handler, ctx, ctx.words)
+
+    @staticmethod
+    def _fetch(event: Event, get: Callable[[str], Any]) -> Any:
+        """The message or card action an event names; a built id Webex does not know is looked up once."""
+        try:
+            return get(event.id)
+        except WebexError as exc:
+            if exc.status != 404 or event.resolve is None:
+                raise
+        return get(event.resolve())
 
     def _answered_before_a_crash(self, event: Event, message: Any, state: Optional[InFlight]) -> bool:
         """Whether an earlier run's reply to ``message`` reached Webex although it was not recorded.
@@ -186,7 +185,7 @@ class Dispatcher:
         return found
 
     def _on_card_action(self, event: Event) -> None:
-        action = self.client.card_action(event.id)
+        action = self._fetch(event, self.client.card_action)
         name = str((action.inputs or {}).get("action", ""))
         handler = self.registry.action(name)
         if handler is None:

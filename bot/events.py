@@ -5,9 +5,9 @@ dispatcher, its dedupe and the handlers never know which way a message came.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Callable, Optional
 
 from . import ids
 from .errors import BadEvent
@@ -40,11 +40,13 @@ class Event:
     room_type: str = ""
     created: str = ""
     transport: str = "webhook"
+    # Where ``id`` was built rather than given by Webex: how to ask Webex for the right one after a 404.
+    resolve: Optional[Callable[[], str]] = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> str:
-        """The dedupe key: the id without base64 padding, as Webex may send either."""
-        return ids.unpadded(self.id)
+        """The dedupe key: the same for every form of the id (padded or not, any cluster, built)."""
+        return ids.key(self.id)
 
     @classmethod
     def from_webhook(cls, envelope: dict[str, Any]) -> "Event":

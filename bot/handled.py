@@ -21,7 +21,7 @@ import tempfile
 import threading
 from collections import deque
 from pathlib import Path
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple, Optional, TextIO
 
 from . import ids
 
@@ -46,6 +46,7 @@ class HandledLog:
         self._in_flight: dict[str, InFlight] = {}
         self._lines = 0
         self._cut = False  # the file ends in a line a crash cut short: the next line must not join it
+        self._out: Optional[TextIO] = None
         self.mark: Optional[str] = None
         # When this record began: catch-up never looks earlier, so a new instance does not answer
         # what another instance answered before it existed.
@@ -76,10 +77,10 @@ class HandledLog:
             if not isinstance(entry, dict):
                 continue
             if entry.get(BEGUN):
-                self._begun(entry[BEGUN])
+                self._begun(ids.key(entry[BEGUN]))
             elif entry.get(SENDING):
-                self._in_flight[entry[SENDING]] = InFlight(SENDING, str(entry.get("digest", "")))
-            self._apply(entry.get("id"), entry.get("created"))
+                self._in_flight[ids.key(entry[SENDING])] = InFlight(SENDING, str(entry.get("digest", "")))
+            self._apply(ids.key(entry["id"]) if entry.get("id") else None, entry.get("created"))
             self.floor = self.floor or entry.get("floor")
         self._lines = len(lines)
 
@@ -96,21 +97,24 @@ class HandledLog:
 
     def __contains__(self, message_id: str) -> bool:
         with self._lock:
-            return ids.unpadded(message_id) in self._known
+            return ids.key(message_id) in self._known
 
     def record(self, message_id: str, created: str) -> None:
         """Remember one handled message and move the mark forward."""
         with self._lock:
-            key = ids.unpadded(message_id)
+            key = ids.key(message_id)
             self._apply(key, created)
             self._append({"id": key, "created": created})
 
     def begin(self, message_id: str) -> None:
-        """A handler starts on the message: after a crash from here on, it is in flight."""
+        """A handler starts on the message: after a crash from here on, it is in flight.
+
+        Nothing is written: a message without an "answered" line is answered again after a crash
+        anyway, and a ``sending`` line already written is what the next run must see, kept as it is.
+        (Records of earlier versions hold ``begun`` lines; they are read as in flight.)
+        """
         with self._lock:
-            key = ids.unpadded(message_id)
-            if self._begun(key):
-                self._append({BEGUN: key})
+            self._begun(ids.key(message_id))
 
     def _begun(self, key: str) -> bool:
         """Mark ``key`` begun unless a reply was already on its way: a run that dies while it checks
@@ -125,14 +129,14 @@ class HandledLog:
     def sending(self, message_id: str, digest: str) -> None:
         """The first reply to the message is on its way to Webex."""
         with self._lock:
-            key = ids.unpadded(message_id)
+            key = ids.key(message_id)
             self._in_flight[key] = InFlight(SENDING, digest)
             self._append({SENDING: key, "digest": digest})
 
     def in_flight(self, message_id: str) -> Optional[InFlight]:
         """How far a message got when an earlier run stopped handling it, if it did not finish."""
         with self._lock:
-            return self._in_flight.get(ids.unpadded(message_id))
+            return self._in_flight.get(ids.key(message_id))
 
     def start_mark(self, now: str) -> None:
         """On the very first run, catch-up starts from now rather than from the bot's whole history."""
@@ -143,13 +147,23 @@ class HandledLog:
                 self._append({"created": now, "floor": now})
 
     def _append(self, entry: dict[str, str]) -> None:
+        """One line, flushed to the operating system at once (a killed process loses nothing written);
+        the file stays open between lines, as every answered message writes two."""
         if self._lines >= 2 * self._keep:
             self._compact()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a") as out:
-            out.write(("\n" if self._cut else "") + json.dumps(entry) + "\n")
+        if self._out is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._out = self.path.open("a")
+        self._out.write(("\n" if self._cut else "") + json.dumps(entry) + "\n")
+        self._out.flush()
         self._cut = False
         self._lines += 1
+
+    def close(self) -> None:
+        with self._lock:
+            if self._out is not None:
+                self._out.close()
+                self._out = None
 
     def _compact(self) -> None:
         """Rewrite the file with only what is kept, atomically."""
@@ -160,6 +174,9 @@ class HandledLog:
         handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".handled-")
         with os.fdopen(handle, "w") as out:
             out.write("\n".join(lines) + "\n")
+        if self._out is not None:
+            self._out.close()
+            self._out = None
         os.replace(temporary, self.path)
         self._cut = False
         self._lines = len(lines)

@@ -50,6 +50,26 @@ def uuid_of(rest_id: str) -> str:
     return raw.lower() if _UUID.match(raw) else raw
 
 
+def cluster_of(rest_id: str) -> str:
+    """The cluster a REST id names (``us``, ``urn:TEAM:eu-central-1_k``), or "" when it is no REST id."""
+    decoded = decode(rest_id)
+    return decoded[len("ciscospark://"):].split("/", 1)[0] if decoded else ""
+
+
+def build(cluster: str, kind: str, uuid: str) -> str:
+    """The REST id of object ``uuid`` of TYPE ``kind`` homed in ``cluster`` (unpadded, as Webex writes it).
+
+    Only a guess where the cluster is: the caller must be ready for Webex to answer 404 for it.
+    """
+    return base64.b64encode(f"ciscospark://{cluster or 'us'}/{kind}/{uuid}".encode()).decode().rstrip("=")
+
+
+def key(rest_id: str) -> str:
+    """What an event is keyed by for dedupe and the handled record: its uuid, the same whether it came
+    as a REST id of any cluster (webhook, catch-up) or as an id the bot built (websocket)."""
+    return uuid_of(rest_id)
+
+
 def same(one: str, other: str) -> bool:
     """Whether two ids (REST ids padded or not, or bare uuids) name the same person, room or message."""
     return bool(one) and bool(other) and uuid_of(one) == uuid_of(other)

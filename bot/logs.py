@@ -75,4 +75,7 @@ def setup_logging(level: str, secrets: Iterable[str] = ()) -> RedactingFilter:
         warned.addFilter(FirstLine())
     for noisy in ("urllib3", "waitress", "websockets", "pyngrok", "webexpythonsdk"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # waitress warns "Task queue depth is N" whenever a request waits for one of its threads: in a
+    # burst of deliveries that is normal queueing, answered in milliseconds, not a fault to alarm about.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     return redactor

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import re
 
-from bs4 import BeautifulSoup
-from bs4.element import NavigableString, PreformattedString, Tag
+from typing import TYPE_CHECKING
 
 from . import ids
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup
+    from bs4.element import Tag
 
 BLOCKS = frozenset({"p", "div", "li", "ul", "ol", "blockquote", "pre", "table", "tr",
                     "h1", "h2", "h3", "h4", "h5", "h6"})
@@ -20,7 +23,21 @@ BREAK = "\x01"  # marks a <br>
 AFTER_MENTION = re.compile(r"^[^\S\n]*[:,]")
 
 
-def _bot_mentions(soup: BeautifulSoup, bot_id: str) -> list[Tag]:
+def _parsed(html: str | None) -> "BeautifulSoup | None":
+    """The message's html, parsed only when it holds a mention at all (most direct messages do not).
+
+    The parser is loaded on the first such message, not with the bot.
+    """
+    if not html or "<spark-mention" not in html:
+        return None
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup(html, "html.parser")
+
+
+def _bot_mentions(soup: "BeautifulSoup | None", bot_id: str) -> "list[Tag]":
+    if soup is None:
+        return []
     return [tag for tag in soup.find_all("spark-mention")
             if tag.get("data-object-type", "person") == "person"
             and ids.same(str(tag.get("data-object-id", "")), bot_id)]
@@ -28,11 +45,13 @@ def _bot_mentions(soup: BeautifulSoup, bot_id: str) -> list[Tag]:
 
 def mentions_bot(html: str | None, bot_id: str) -> bool:
     """Whether the message's html mentions the bot (rather than only its name appearing in text)."""
-    return bool(html and _bot_mentions(BeautifulSoup(html, "html.parser"), bot_id))
+    return bool(_bot_mentions(_parsed(html), bot_id))
 
 
-def _pieces(node: Tag) -> list[str]:
+def _pieces(node: "Tag") -> list[str]:
     """The text of ``node``, with markers where blocks and line breaks were."""
+    from bs4.element import NavigableString, PreformattedString, Tag
+
     pieces: list[str] = []
     for child in node.children:
         if isinstance(child, Tag):
@@ -71,12 +90,18 @@ def _strip_name(text: str, bot_name: str) -> str:
     return text
 
 
-def strip_mention(text: str, html: str | None, bot_id: str, bot_name: str) -> str:
-    """The command text of a message: without the bot's mention(s), other mentions kept as names."""
-    soup = BeautifulSoup(html, "html.parser") if html else None
-    mentions = _bot_mentions(soup, bot_id) if soup is not None else []
+def command_text(text: str, html: str | None, bot_id: str, bot_name: str, *, direct: bool) -> str:
+    """The command text of a message: without the bot's mention(s), other mentions kept as names.
+
+    In a direct space a message that does not mention the bot is all command, as typed; elsewhere the
+    bot's name leading the text stands for a mention the html does not show.
+    """
+    soup = _parsed(html)
+    mentions = _bot_mentions(soup, bot_id)
     if soup is None or not mentions:
-        return _strip_name(text, bot_name)
+        return text if direct else _strip_name(text, bot_name)
+    from bs4.element import NavigableString, PreformattedString
+
     for mention in mentions:
         following = mention.next_sibling
         if isinstance(following, NavigableString) and not isinstance(following, PreformattedString):

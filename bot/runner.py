@@ -10,24 +10,24 @@ import errno
 import logging
 import threading
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
-from . import ids
 from .catchup import catch_up, iso
 from .config import Config
 from .dispatcher import Dispatcher
 from .errors import StartupError, TransportError, TunnelError
 from .handled import HandledLog
 from .plugins import load_plugins
-from .receiver import Receiver
 from .registry import Registry
-from .supervisor import Supervisor
-from .tunnels import CloudflaredTunnel, NgrokTunnel, StaticUrl, Tunnel
-from .wdm import DeviceRegistry
 from .webex import WebexClient
-from .webhooks import Webhooks
-from .websocket import WebsocketTransport
-from .wsgi import BackgroundServer
+
+if TYPE_CHECKING:  # each transport's modules are imported when it starts: a bot loads only the one it runs
+    from .receiver import Receiver
+    from .supervisor import Supervisor
+    from .tunnels import Tunnel
+    from .webhooks import Webhooks
+    from .websocket import WebsocketTransport
+    from .wsgi import BackgroundServer
 
 log = logging.getLogger(__name__)
 RECEIVER_IDLE_TIMEOUT = 5.0  # seconds an idle connection to the receiver is kept
@@ -90,6 +90,10 @@ class BotRunner:
     def _start_webhooks(self, bot_name: str) -> None:
         """Receiver, tunnel, webhooks and supervisor; under ``auto`` a tunnel that cannot start hands
         over to the websocket."""
+        from .receiver import Receiver
+        from .supervisor import Supervisor
+        from .webhooks import Webhooks
+
         assert self.dispatcher is not None
         self.receiver = Receiver(self.dispatcher.submit, max_body_bytes=self.config.max_body_bytes)
         self._redact(*self.receiver.secrets)
@@ -118,10 +122,13 @@ class BotRunner:
         self.supervisor.start(catch_up_first=True)
 
     def _start_websocket(self) -> None:
+        from .wdm import DeviceRegistry
+        from .websocket import WebsocketTransport
+
         assert self.dispatcher is not None
         registry = DeviceRegistry(self.config.token, self.config.u2c_url, self.config.instance)
         self.websocket = WebsocketTransport(registry=registry, token=self.config.token,
-                                            my_uuid=ids.uuid_of(self.client.me().id), submit=self.dispatcher.submit,
+                                            my_id=self.client.me().id, submit=self.dispatcher.submit,
                                             catch_up=self._catch_up_logged, keep_device=self.config.keep_device,
                                             ping_interval=self.config.ws_ping_interval,
                                             pong_timeout=self.config.ws_pong_timeout, on_fatal=self._fail)
@@ -129,6 +136,8 @@ class BotRunner:
             self.websocket.start()
         except TransportError as exc:
             raise StartupError(str(exc)) from None
+        # An event acked on the socket and then not handled (Webex unreachable) is not sent again.
+        self.dispatcher.on_unhandled = self.websocket.catch_up_soon
         threading.Thread(target=self._catch_up_logged, name="catch-up", daemon=True).start()
 
     def _catch_up_logged(self) -> None:
@@ -168,7 +177,9 @@ class BotRunner:
             self.catch_ups += 1
             return submitted
 
-    def _tunnel(self) -> Tunnel:
+    def _tunnel(self) -> "Tunnel":
+        from .tunnels import CloudflaredTunnel, NgrokTunnel, StaticUrl
+
         config = self.config
         if config.tunnel == "none":
             assert self.server is not None
@@ -180,7 +191,9 @@ class BotRunner:
                            authtoken=config.ngrok_authtoken, domain=config.ngrok_domain,
                            config_path=config.ngrok_config)
 
-    def _serve(self, receiver: Receiver) -> BackgroundServer:
+    def _serve(self, receiver: "Receiver") -> "BackgroundServer":
+        from .wsgi import BackgroundServer
+
         try:
             # A public port: connections that say nothing, or a request a byte at a time, are dropped
             # after a few seconds (Webex sends a delivery in one go).
@@ -214,3 +227,5 @@ class BotRunner:
             supervisor.tunnel.stop()
         if self.server is not None:
             self.server.stop(timeout / 4)
+        if self.handled is not None:
+            self.handled.close()

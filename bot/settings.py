@@ -228,7 +228,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("health_interval", None, "BOT_HEALTH_INTERVAL", Number(float, 0.05),
             "seconds between tunnel and webhook checks"),
     Setting("allow_bots", None, "BOT_ALLOW_BOTS", Switch(), "answer other bots too (1/true/yes/on)"),
-    Setting("workers", None, "BOT_WORKERS", Number(int, 1), "commands that run at once"),
+    Setting("workers", None, "BOT_WORKERS", Number(int, 1), "the most commands that run at once (threads start and end with the work)"),
     Setting("max_body_bytes", None, "BOT_MAX_BODY", Number(int, 1024), "largest webhook request accepted, in bytes"),
     Setting("state_dir", None, "BOT_STATE_DIR", Folder(), "folder the bot keeps its state in", default="~/.webex-bot"),
 )

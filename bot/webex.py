@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 from typing import Any, Callable, Optional, TypeVar
 from urllib.parse import quote
 
@@ -52,13 +53,27 @@ def _describe(exc: Exception) -> str:
 
 class WebexClient:
     def __init__(self, token: str, api_url: str, *, retry: RetryPolicy = RetryPolicy(), timeout: int = 30) -> None:
-        # Rate limits are waited out by our policy, not the SDK's: one policy, and no warnings
-        # printed past the bot's log format.
-        self._api = WebexAPI(access_token=token, base_url=api_url, wait_on_rate_limit=False,
-                             single_request_timeout=timeout)
         self.token = token
+        self.api_url = api_url
+        self.timeout = timeout
         self.retry = retry
         self._me: Any = None
+        self._local = threading.local()
+
+    @property
+    def _api(self) -> WebexAPI:
+        """The calling thread's own SDK client.
+
+        One per thread, because each brings its own HTTP session: a requests session keeps at most
+        10 connections, so worker threads sharing one would queue behind it (or open and discard a
+        connection per call) once more than 10 handlers wait on Webex at once. Rate limits are waited
+        out by our policy, not the SDK's: one policy, and no warnings printed past the bot's log format.
+        """
+        api = getattr(self._local, "api", None)
+        if api is None:
+            api = self._local.api = WebexAPI(access_token=self.token, base_url=self.api_url,
+                                             wait_on_rate_limit=False, single_request_timeout=self.timeout)
+        return api
 
     def call(self, what: str, function: Callable[[], T]) -> T:
         """Run one API call under the retry policy; failures become ``WebexError``s."""

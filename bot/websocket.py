@@ -1,10 +1,14 @@
 """The device websocket transport: Webex pushes events over an outbound connection, no public URL.
 
 One thread owns the connection and is the only code that writes to it (authorization, pings, acks):
-frames written from several threads corrupt a compressed stream. Activities are mapped to REST ids
-through the conversation service on a small pool, handed to the dispatcher as ``Event``s, and then
-acknowledged, so an event lost to a crash is replayed by Webex. Drops reconnect with backoff and
-jitter; close codes that mean "never" stop the transport with a clear reason.
+frames written from several threads corrupt a compressed stream. An activity becomes an ``Event``
+on that thread, with a REST id built from its uuid and the bot's own cluster, and is acknowledged as
+soon as the dispatcher has taken it: a REST lookup before the ack made Webex wait seconds in a burst.
+Where the built id is wrong (a space homed in another cluster: Webex answers 404), the dispatcher
+asks the conversation service for the right one, the lookup Webex's own clients make. An event acked
+and then lost to a crash is found by the catch-up at the next start; one the dispatcher refuses is
+left un-acked. Drops reconnect with backoff and jitter; close codes that mean "never" stop the
+transport with a clear reason.
 """
 from __future__ import annotations
 
@@ -15,7 +19,6 @@ import random
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Optional
 
 import requests
@@ -23,7 +26,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.sync.client import ClientConnection, connect
 
 from . import ids
-from .errors import DeviceError, TransportError
+from .errors import DeviceError, TransportError, WebexError, WebexUnavailable
 from .events import CARD_ACTION, MESSAGE, Event, Outcome
 from .logs import clip
 from .retry import TRANSIENT, RetryPolicy, Verdict, rate_limited
@@ -60,13 +63,14 @@ def _classify_lookup(exc: Exception) -> Optional[Verdict]:
 
 
 class WebsocketTransport:
-    def __init__(self, *, registry: DeviceRegistry, token: str, my_uuid: str, submit: Callable[[Event], str],
+    def __init__(self, *, registry: DeviceRegistry, token: str, my_id: str, submit: Callable[[Event], str],
                  catch_up: Callable[[], object], keep_device: bool = False, ping_interval: float = 15.0,
                  pong_timeout: float = 14.0, max_backoff: float = 32.0,
                  on_fatal: Optional[Callable[[str], None]] = None, retry: RetryPolicy = RetryPolicy()) -> None:
         self.registry = registry
         self.token = token
-        self.my_uuid = my_uuid
+        self.my_uuid = ids.uuid_of(my_id)
+        self.cluster = ids.cluster_of(my_id)
         self.submit = submit
         self.catch_up = catch_up
         self.keep_device = keep_device
@@ -86,7 +90,6 @@ class WebsocketTransport:
         self._started = False
         self._stopping = threading.Event()
         self._outbox: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ws-resolve")
         self._http = requests.Session()
         self._http.headers["Authorization"] = f"Bearer {token}"
         self._last_sequence: Optional[int] = None
@@ -120,7 +123,6 @@ class WebsocketTransport:
             ws.close()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
-        self._pool.shutdown(wait=False, cancel_futures=True)
         if self.device is not None and not self.keep_device:
             try:
                 self.registry.delete(self.device)
@@ -236,7 +238,7 @@ class WebsocketTransport:
                 if self.connections > 1:
                     # Webex may or may not replay what was sent while no connection was up: what it
                     # does replay is deduplicated, the rest is found over REST.
-                    self._catch_up_async("reconnected")
+                    self.catch_up_soon("reconnected")
             self._ready.set()
             self._ack(envelope.get("id"))
             return
@@ -245,7 +247,7 @@ class WebsocketTransport:
         if event_type != "conversation.activity" or not isinstance(activity, dict):
             self._ack(envelope.get("id"))
             return
-        self._pool.submit(self._deliver, envelope["id"], activity)
+        self._deliver(envelope.get("id"), activity)
 
     def _check_sequence(self, number: Any) -> None:
         if not isinstance(number, int):
@@ -253,10 +255,10 @@ class WebsocketTransport:
         last = self._last_sequence
         if last is not None and number > last + 1:
             self.gaps += 1
-            self._catch_up_async(f"events {last + 1} to {number - 1} never arrived")
+            self.catch_up_soon(f"events {last + 1} to {number - 1} never arrived")
         self._last_sequence = number if last is None else max(last, number)
 
-    def _catch_up_async(self, reason: str) -> None:
+    def catch_up_soon(self, reason: str) -> None:
         """Ask REST for what this connection did not bring, off the connection's thread.
 
         Requests made while one catch-up waits to start are served by it: a burst of refusals asks
@@ -275,54 +277,54 @@ class WebsocketTransport:
                 self._catch_up_pending = False  # from here on, a new request needs a new catch-up
             self.catch_up()
 
-    def _deliver(self, envelope_id: str, activity: dict[str, Any]) -> None:
-        """Map the activity to its REST id, hand it to the dispatcher, then acknowledge it; an event the
-        dispatcher refuses (full, or stopping) stays un-acked so that Webex sends it again."""
+    def _deliver(self, envelope_id: Optional[str], activity: dict[str, Any]) -> None:
+        """Hand the activity's event to the dispatcher, then acknowledge it; an event the dispatcher
+        refuses (full, or stopping) stays un-acked so that Webex sends it again."""
         try:
-            target = self._target(activity)
-        except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
-            # Left un-acked: Webex may send it again after a reconnect; if it does not, REST finds it.
-            self._catch_up_async(f"could not look up activity {clip(activity.get('id'), 40)} ({clip(str(exc))})")
+            event = self._event(activity)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("websocket: ignored a malformed activity %s (%s)", clip(activity.get("id"), 40), clip(str(exc)))
+            event = None
+        if event is not None and self.submit(event) is Outcome.BUSY:
+            self.catch_up_soon("the bot was too busy to take an event")
             return
-        if target is not None:
-            kind, rest_id = target
-            actor = activity.get("actor") or {}
-            tags = (activity.get("target") or {}).get("tags") or []
-            outcome = self.submit(Event(kind=kind, id=rest_id, room_id="", person_id="",
-                                        person_email=str(actor.get("emailAddress", "")),
-                                        room_type="direct" if "ONE_ON_ONE" in tags else "group",
-                                        created=str(activity.get("published", "")), transport="websocket"))
-            if outcome is Outcome.BUSY:
-                self._catch_up_async("the bot was too busy to take an event")
-                return
         self._ack(envelope_id)
 
-    def _target(self, activity: dict[str, Any]) -> Optional[tuple[str, str]]:
-        """The (kind, REST id) an activity calls for, or None when there is nothing to do."""
+    def _event(self, activity: dict[str, Any]) -> Optional[Event]:
+        """The event an activity calls for, or None when there is nothing to do."""
         if ids.same(str((activity.get("actor") or {}).get("id", "")), self.my_uuid):
             return None
         verb = activity.get("verb")
         obj = activity.get("object") or {}
         if verb == "post":
-            return MESSAGE, self._lookup(activity, "messages", activity["id"])
-        if verb == "cardAction":
-            return CARD_ACTION, self._lookup(activity, "attachment/actions", activity["id"])
-        if verb in ("share", "update") and obj.get("contentCategory") == "documents":
-            message_uuid = activity["id"] if verb == "share" else obj.get("id")
+            kind, type_, path, activity_uuid = MESSAGE, "MESSAGE", "messages", activity["id"]
+        elif verb == "cardAction":
+            kind, type_, path, activity_uuid = CARD_ACTION, "ATTACHMENT_ACTION", "attachment/actions", activity["id"]
+        elif verb in ("share", "update") and obj.get("contentCategory") == "documents":
+            activity_uuid = activity["id"] if verb == "share" else obj.get("id")
             items = (obj.get("files") or {}).get("items") or []
-            if items and all(i.get("malwareQuarantineState") == "safe" for i in items) and message_uuid:
-                return MESSAGE, self._lookup(activity, "messages", message_uuid)
-        return None
+            if not (items and all(i.get("malwareQuarantineState") == "safe" for i in items) and activity_uuid):
+                return None
+            kind, type_, path = MESSAGE, "MESSAGE", "messages"
+        else:
+            return None
+        target = activity["target"]
+        if not (ids.valid_uuid(activity_uuid) and ids.valid_uuid(target["id"]) and isinstance(target["url"], str)):
+            raise ValueError("the activity names no uuid")
+        actor = activity.get("actor") or {}
+        tags = target.get("tags") or []
+        return Event(kind=kind, id=ids.build(self.cluster, type_, activity_uuid), room_id="", person_id="",
+                     person_email=str(actor.get("emailAddress", "")),
+                     room_type="direct" if "ONE_ON_ONE" in tags else "group",
+                     created=str(activity.get("published", "")), transport="websocket",
+                     resolve=lambda: self._lookup(target, path, activity_uuid))
 
-    def _lookup(self, activity: dict[str, Any], kind: str, activity_uuid: str) -> str:
+    def _lookup(self, target: dict[str, Any], kind: str, activity_uuid: str) -> str:
         """The REST id, from the conversation service of the activity's own cluster.
 
         A rate limit is waited out and a server error or dropped connection retried with backoff, as
-        for the REST calls: an event left un-acked comes again only after a reconnect, maybe hours later.
+        for the REST calls; what still fails is a ``WebexError`` like any failed REST call.
         """
-        target = activity["target"]
-        if not (ids.valid_uuid(activity_uuid) and ids.valid_uuid(target["id"])):
-            raise ValueError("the activity names no uuid")
         url = target["url"].replace(f"conversations/{target['id']}", f"{kind}/{activity_uuid}")
 
         def get() -> str:
@@ -338,8 +340,16 @@ class WebsocketTransport:
         def note(exc: Exception, wait: float) -> None:
             log.info("websocket: looking up activity %s failed (%s); retrying in %.1fs", activity_uuid, exc, wait)
 
+        what = f"look up activity {activity_uuid}"
         try:
             return self.retry.run(get, classify=_classify_lookup, sleep=self._stopping.wait, on_retry=note)
         except _Retryable as exc:
-            exc.response.raise_for_status()
-            raise
+            raise WebexUnavailable(f"{what}: the conversation service kept answering "
+                                   f"{exc.response.status_code}", status=exc.response.status_code) from None
+        except requests.HTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else 0
+            raise WebexError(f"{what}: the conversation service answered {status}", status=status) from None
+        except requests.RequestException as exc:
+            raise WebexUnavailable(f"{what}: cannot reach the conversation service ({type(exc).__name__})") from None
+        except (ValueError, KeyError) as exc:
+            raise WebexError(f"{what}: {clip(str(exc))}") from None

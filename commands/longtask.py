@@ -4,8 +4,8 @@ An example to copy for commands that take a while (a build, a query, a call to a
 People see at once that the bot heard them; both answers go into the thread of the question, so a
 busy room stays readable.
 
-The bot runs each command on one of a few workers (BOT_WORKERS, 8 by default): a handler that
-waits holds one of them, the other commands keep being answered. Keep the wait bounded.
+The bot runs each command on a thread of its own (at most BOT_WORKERS at once, 64 by default): a
+handler that waits holds only its own, the other commands keep being answered. Keep the wait bounded.
 """
 import time
 

@@ -210,7 +210,7 @@ def test_defaults(in_empty_folder):
     assert (config.host, config.port, config.api_url, config.log_level) == ("127.0.0.1", 8080, DEFAULT_API_URL, "INFO")
     assert config.instance == socket.gethostname()
     assert config.commands_paths == () and config.access.open and not config.keep_webhooks
-    assert (config.health_interval, config.workers, config.max_body_bytes) == (30.0, 8, 1024 * 1024)
+    assert (config.health_interval, config.workers, config.max_body_bytes) == (30.0, 64, 1024 * 1024)
     assert config.secrets() == ["t0ken-value"]
 
 

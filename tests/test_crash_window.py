@@ -26,9 +26,10 @@ def leave_in_flight(state_dir: Path, message: Json, *entries: Json) -> None:
     """The record as a process that died while answering ``message`` leaves it: no "answered" line
     for it, and ``entries`` (how far each run got) in its place."""
     [path] = state_dir.glob("handled-*.jsonl")
-    key = ids.unpadded(message["id"])
+    key = ids.key(message["id"])
     lines = [json.loads(line) for line in path.read_text().splitlines()]
-    kept = [line for line in lines if key not in (line.get("id"), line.get("begun"), line.get("sending"))]
+    kept = [line for line in lines
+            if key not in {ids.key(line.get(name) or "") for name in ("id", "begun", "sending")}]
     path.write_text("".join(json.dumps(line) + "\n" for line in kept + list(entries)))
 
 

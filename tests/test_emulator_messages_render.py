@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from bot.emulator.rest import contents
-from bot.mentions import strip_mention
+from bot.mentions import command_text
 from emulator_rest_kit import CARD, World, api_error, sdk
 from emulator_rest_kit import answers_conform, openapi, world  # noqa: F401 (fixtures, used by name)
 
@@ -95,7 +95,7 @@ def test_the_bot_still_finds_its_mention_in_rendered_markdown(world: World) -> N
     got = world.api.messages.get(asked.id)
     assert got.mentionedPeople == [world.bot["id"]] and got.mentionedGroups == ["all"]
     assert got.text == "Helper Bot deploy now, All"
-    assert strip_mention(got.text, got.html, world.bot["id"], "Helper Bot") == "deploy now, All"
+    assert command_text(got.text, got.html, world.bot["id"], "Helper Bot", direct=False) == "deploy now, All"
 
 
 # -- files ------------------------------------------------------------------------------------------

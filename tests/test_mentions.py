@@ -5,7 +5,7 @@ import base64
 
 import pytest
 
-from bot.mentions import mentions_bot, strip_mention
+from bot.mentions import command_text, mentions_bot
 
 UUID = "f5b36187-c8dd-4727-8b2f-f9c447f29046"
 BOT_ID = base64.b64encode(f"ciscospark://us/PEOPLE/{UUID}".encode()).decode().rstrip("=")
@@ -27,7 +27,7 @@ def test_the_test_ids_differ_only_in_padding() -> None:
 def test_other_ids_are_not_the_bot(other_id: str) -> None:
     html = f"<p>{mention('Helper Bot', other_id)} help</p>"
     assert not mentions_bot(html, BOT_ID)
-    assert strip_mention("Helper Bot help", html, BOT_ID, NAME) == "help"
+    assert command_text("Helper Bot help", html, BOT_ID, NAME, direct=False) == "help"
 
 
 @pytest.mark.parametrize("html, command", [
@@ -46,7 +46,7 @@ def test_other_ids_are_not_the_bot(other_id: str) -> None:
     (f"{mention()} echo hi", "echo hi"),
 ])
 def test_the_bots_mention_is_removed_from_the_html(html: str, command: str) -> None:
-    assert strip_mention("ignored when the html mentions the bot", html, BOT_ID, NAME) == command
+    assert command_text("ignored when the html mentions the bot", html, BOT_ID, NAME, direct=False) == command
 
 
 @pytest.mark.parametrize("html, command", [
@@ -56,14 +56,14 @@ def test_the_bots_mention_is_removed_from_the_html(html: str, command: str) -> N
     (f"<p>{mention()} remind {ALL} to vote</p>", "remind All to vote"),
 ])
 def test_other_mentions_are_kept_as_their_label(html: str, command: str) -> None:
-    assert strip_mention("", html, BOT_ID, NAME) == command
+    assert command_text("", html, BOT_ID, NAME, direct=False) == command
 
 
 @pytest.mark.parametrize("mentioned_id", [BOT_ID, PADDED, BOT_ID + "==", f" {BOT_ID} ", UUID])
 def test_ids_are_compared_ignoring_padding_and_form(mentioned_id: str) -> None:
     html = f"<p>{mention(person_id=mentioned_id)} help</p>"
     assert mentions_bot(html, BOT_ID) and mentions_bot(html, PADDED)
-    assert strip_mention("", html, PADDED, NAME) == "help"
+    assert command_text("", html, PADDED, NAME, direct=False) == "help"
 
 
 @pytest.mark.parametrize("html, command", [
@@ -75,7 +75,7 @@ def test_ids_are_compared_ignoring_padding_and_form(mentioned_id: str) -> None:
     (f"<p>{mention()} echo <!-- a comment -->hi</p>", "echo hi"),
 ])
 def test_entities_and_inline_markup_become_plain_text(html: str, command: str) -> None:
-    assert strip_mention("", html, BOT_ID, NAME) == command
+    assert command_text("", html, BOT_ID, NAME, direct=False) == command
 
 
 @pytest.mark.parametrize("html, command", [
@@ -94,7 +94,7 @@ def test_entities_and_inline_markup_become_plain_text(html: str, command: str) -
     (f"<p>{mention()}</p><p>echo on the next line</p>", "echo on the next line"),
 ])
 def test_newlines_are_kept_and_only_spaces_collapse(html: str, command: str) -> None:
-    assert strip_mention("", html, BOT_ID, NAME) == command
+    assert command_text("", html, BOT_ID, NAME, direct=False) == command
 
 
 @pytest.mark.parametrize("text, command", [
@@ -117,8 +117,8 @@ def test_newlines_are_kept_and_only_spaces_collapse(html: str, command: str) -> 
     ("", ""),
 ])
 def test_without_html_a_leading_display_name_is_removed(text: str, command: str) -> None:
-    assert strip_mention(text, None, BOT_ID, NAME) == command
-    assert strip_mention(text, "", BOT_ID, NAME) == command
+    assert command_text(text, None, BOT_ID, NAME, direct=False) == command
+    assert command_text(text, "", BOT_ID, NAME, direct=False) == command
 
 
 @pytest.mark.parametrize("text, html, command", [
@@ -128,7 +128,7 @@ def test_without_html_a_leading_display_name_is_removed(text: str, command: str)
 ])
 def test_html_without_the_bots_mention_falls_back_to_the_text(text: str, html: str, command: str) -> None:
     assert not mentions_bot(html, BOT_ID)
-    assert strip_mention(text, html, BOT_ID, NAME) == command
+    assert command_text(text, html, BOT_ID, NAME, direct=False) == command
 
 
 @pytest.mark.parametrize("name, text, command", [
@@ -138,7 +138,7 @@ def test_html_without_the_bots_mention_falls_back_to_the_text(text: str, html: s
     ("   ", "help me", "help me"),
 ])
 def test_unusual_display_names(name: str, text: str, command: str) -> None:
-    assert strip_mention(text, None, BOT_ID, name) == command
+    assert command_text(text, None, BOT_ID, name, direct=False) == command
 
 
 @pytest.mark.parametrize("html, expected", [

@@ -17,7 +17,7 @@ import requests
 
 from bot.receiver import is_stale, signature_ok
 from bot.runner import BotRunner
-from support import Bots, settle
+from support import Bots, settle, until
 
 Json = dict[str, Any]
 SIGN = "sign"  # the default of ``deliver``: sign the body with the bot's secret
@@ -40,11 +40,13 @@ class World:
     def start(self, **settings: Any) -> BotRunner:
         """The real bot, with its webhooks switched off so that only the test delivers to it.
 
-        The health checks are kept out of the way: they would switch the webhooks back on.
+        The health checks are kept out of the way: they would switch the webhooks back on. The
+        catch-up at start is waited for: running late, it would find the test's messages itself.
         """
         runner = self.bots.start(token=self.bot["token"], health_interval=3600, **settings)
         for hook in self.control.webhooks():
             self.control.deactivate_webhook(hook["id"])
+        until(lambda: runner.catch_ups, "the catch-up at start")
         return runner
 
     def envelope(self, message: Json, *, resource: str = "messages", **data: Any) -> Json:

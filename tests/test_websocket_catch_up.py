@@ -67,12 +67,12 @@ def test_a_burst_of_reasons_to_catch_up_runs_it_once_more_not_once_each() -> Non
         release.wait(10)
         return 0
 
-    transport = WebsocketTransport(registry=None, token="t", my_uuid="u",  # type: ignore[arg-type]
+    transport = WebsocketTransport(registry=None, token="t", my_id="u",  # type: ignore[arg-type]
                                    submit=lambda event: None, catch_up=slow_catch_up)  # type: ignore[arg-type,return-value]
-    transport._catch_up_async("first")
+    transport.catch_up_soon("first")
     until(lambda: calls, "the first catch-up to run")
     for n in range(50):  # refusals while it runs: one more catch-up serves them all
-        transport._catch_up_async(f"refused {n}")
+        transport.catch_up_soon(f"refused {n}")
     release.set()
     until(lambda: len(calls) == 2, "the catch-up that serves the burst")
     until(lambda: not transport._catch_up_pending and transport._catch_up_running.acquire(timeout=5),

@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from bot.emulator import ControlClient, Emulator
+from bot.ids import uuid_of
 from bot.runner import StartupError
 from bot.testing import Chat
 from bot.wdm import DeviceRegistry
@@ -273,3 +274,56 @@ def test_run_bot_on_the_websocket_without_ngrok(bots: Bots, webex_emulator: Emul
     again = answer_then_terminate(run_bot(webex_emulator, bots.bot, tmp_path), control, chat, "removed")
     assert again == kept, "the device is found again by name"
     assert device_ids(control) == set(), "the device is removed on exit"
+
+
+STALLS_ONCE = '''
+"""`stall`: the first run's handler never ends (the process is killed in it); a later run answers."""
+import time
+from pathlib import Path
+
+from bot import command
+
+
+@command("stall")
+def stall(ctx):
+    marker = Path(__file__).with_name("stalled-once")
+    if not marker.exists():
+        marker.write_text("")
+        time.sleep(120)
+    return "answered after the crash"
+'''
+
+
+def test_an_envelope_acked_then_lost_to_a_crash_is_answered_once_after_the_restart(
+        bots: Bots, webex_emulator: Emulator, tmp_path: Path) -> None:
+    """The websocket acks an envelope as soon as the dispatcher has taken it, before any REST call;
+    a process killed after that ack (Webex will not send it again) answers it at the next start,
+    from the catch-up, once."""
+    control, chat = bots.control, bots.chat()
+    commands = tmp_path / "commands"
+    commands.mkdir()
+    (commands / "stall.py").write_text(STALLS_ONCE)
+    first = run_bot(webex_emulator, bots.bot, tmp_path, "--commands", str(commands), "--keep-device")
+    try:
+        [device] = until(lambda: [d["id"] for d in control.devices() if d["connected"]], "run_bot.py to connect",
+                         timeout=15)
+        question = chat.say("stall")
+        until(lambda: (commands / "stalled-once").exists(), "the handler to start")
+        acked = until(lambda: [a for a in control.acks()
+                               if a["device"] == device and a["activityId"] == uuid_of(question["id"])],
+                      "the envelope's ack")
+        assert [a["matched"] for a in acked] == [True]
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        first.kill()
+    assert status(control, device)["unacked"] == 0, "nothing for Webex to replay"
+    second = run_bot(webex_emulator, bots.bot, tmp_path, "--commands", str(commands))
+    try:
+        until(lambda: answers(control, bots.bot, chat.room, "answered after the crash"), "the answer after the restart",
+              timeout=20)
+        second.send_signal(signal.SIGTERM)
+        second.communicate(timeout=10)
+    finally:
+        second.kill()
+    assert answers(control, bots.bot, chat.room, "answered after the crash") == 1
