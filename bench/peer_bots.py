@@ -7,6 +7,7 @@ their ``--help``, so that a driver being edited is not started with options it n
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
@@ -69,9 +70,20 @@ def logged(folder: Path, text: str) -> bool:
 HOOK_FLAGS = " --tunnel none --port <port> --public-url http://127.0.0.1:<port>"
 
 
+def plain_install() -> str:
+    """A python with this project installed as a user installs it (``pip install``, no extras), in a
+    venv of its own like each peer's: the development venv's test extras (trustme brings cryptography,
+    which PyJWT then loads) would be charged to the bot's memory. Editable, so it runs this checkout;
+    made again when setup.cfg changes."""
+    stamp = hashlib.sha1((ROOT / "setup.cfg").read_bytes()).hexdigest()[:8]
+    return conformance_venv(f"ours-{stamp}", ["-e", str(ROOT)])
+
+
 def ours(transport: str) -> Contender:
+    python = plain_install()
+
     def launch(emu: Any, account: Json, folder: Path) -> list[str]:
-        line = [sys.executable, str(ROOT / "run_bot.py"), "--transport", transport, "--instance", "peers",
+        line = [python, str(ROOT / "run_bot.py"), "--transport", transport, "--instance", "peers",
                 "--env-file", os.devnull]
         if transport == "webhook":
             line += HOOK_FLAGS.replace("<port>", str(free_port())).split()
@@ -80,7 +92,8 @@ def ours(transport: str) -> Contender:
     return Contender(f"ours {transport}", launch, lambda emu, account, folder: logged(folder, "bot is up"),
                      lambda token: f"echo {token}", lambda message, token: said(message) == token,
                      f"`python run_bot.py --transport {transport}{HOOK_FLAGS if transport == 'webhook' else ''}` "
-                     "with `WEBEX_API_URL`, `WEBEX_U2C_URL` and the emulator's authority in `REQUESTS_CA_BUNDLE` "
+                     "(a plain `pip install -e .` in a venv of its own) with `WEBEX_API_URL`, `WEBEX_U2C_URL` "
+                     "and the emulator's authority in `REQUESTS_CA_BUNDLE` "
                      "and `SSL_CERT_FILE`; its built-in `echo`")
 
 

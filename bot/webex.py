@@ -23,6 +23,7 @@ from .retry import TRANSIENT, RetryPolicy, Verdict, rate_limited
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+MAX_IDLE_CLIENTS = 64  # idle SDK clients kept (each holds a keep-alive connection) after a burst
 AUTH_HELP = ("Webex refused the bot token (401): check WEBEX_BOT_TOKEN; a regenerated token replaces the old "
              "one")
 
@@ -58,30 +59,44 @@ class WebexClient:
         self.timeout = timeout
         self.retry = retry
         self._me: Any = None
-        self._local = threading.local()
+        self._idle: list[WebexAPI] = []  # SDK clients no call is using, the most recently used last
+        self._idle_lock = threading.Lock()
 
-    @property
-    def _api(self) -> WebexAPI:
-        """The calling thread's own SDK client.
+    def _borrow(self) -> WebexAPI:
+        """An SDK client for one call: an idle one, else a new one.
 
-        One per thread, because each brings its own HTTP session: a requests session keeps at most
-        10 connections, so worker threads sharing one would queue behind it (or open and discard a
-        connection per call) once more than 10 handlers wait on Webex at once. Rate limits are waited
-        out by our policy, not the SDK's: one policy, and no warnings printed past the bot's log format.
+        Each SDK client brings its own HTTP session, and a requests session keeps at most 10
+        connections: handlers sharing one would queue behind it (or open and drop a connection per
+        call) once more than 10 wait on Webex at once. A client per thread would shake hands again with
+        every new thread. Lent per call, the most recently used first, a warm connection serves each
+        call, and as many exist as calls ever ran at once. Rate limits are waited out by our policy,
+        not the SDK's: one policy, and no warnings printed past the bot's log format.
         """
-        api = getattr(self._local, "api", None)
-        if api is None:
-            api = self._local.api = WebexAPI(access_token=self.token, base_url=self.api_url,
-                                             wait_on_rate_limit=False, single_request_timeout=self.timeout)
-        return api
+        with self._idle_lock:
+            if self._idle:
+                return self._idle.pop()
+        return WebexAPI(access_token=self.token, base_url=self.api_url, wait_on_rate_limit=False,
+                        single_request_timeout=self.timeout)
 
-    def call(self, what: str, function: Callable[[], T]) -> T:
+    def _give_back(self, api: WebexAPI) -> None:
+        with self._idle_lock:
+            if len(self._idle) < MAX_IDLE_CLIENTS:
+                self._idle.append(api)
+
+    def call(self, what: str, function: Callable[[WebexAPI], T]) -> T:
         """Run one API call under the retry policy; failures become ``WebexError``s."""
+        def attempt() -> T:
+            api = self._borrow()
+            try:
+                return function(api)
+            finally:
+                self._give_back(api)
+
         def warn(exc: Exception, wait: float) -> None:
             log.warning("%s: %s, retrying in %.1fs", what, _describe(exc), wait)
 
         try:
-            return self.retry.run(function, classify=_classify, on_retry=warn)
+            return self.retry.run(attempt, classify=_classify, on_retry=warn)
         except ApiError as exc:
             raise self._error(what, exc) from None
         except requests.ConnectionError as exc:
@@ -105,30 +120,30 @@ class WebexClient:
     def me(self) -> Any:
         """The bot's own person, asked once and kept."""
         if self._me is None:
-            self._me = self.call("people/me", self._api.people.me)
+            self._me = self.call("people/me", lambda api: api.people.me())
         return self._me
 
     def message(self, message_id: str) -> Any:
-        return self.call("get message", lambda: self._api.messages.get(segment(message_id, "get message")))
+        return self.call("get message", lambda api: api.messages.get(segment(message_id, "get message")))
 
     def card_action(self, action_id: str) -> Any:
         return self.call("get card action",
-                         lambda: self._api.attachment_actions.get(segment(action_id, "get card action")))
+                         lambda api: api.attachment_actions.get(segment(action_id, "get card action")))
 
     def send(self, **fields: Any) -> Any:
         """POST /messages; ``files`` may name one local file (sent as multipart by the SDK)."""
-        return self.call("send message", lambda: self._api.messages.create(**fields))
+        return self.call("send message", lambda api: api.messages.create(**fields))
 
     def room(self, room_id: str) -> Any:
-        return self.call("get room", lambda: self._api.rooms.get(segment(room_id, "get room")))
+        return self.call("get room", lambda api: api.rooms.get(segment(room_id, "get room")))
 
     def person(self, person_id: str) -> Optional[Any]:
-        return self.call("get person", lambda: self._api.people.get(segment(person_id, "get person")))
+        return self.call("get person", lambda api: api.people.get(segment(person_id, "get person")))
 
     def rooms_by_activity(self, limit: int) -> list[Any]:
         """The bot's rooms, the most recently active first, at most ``limit`` (pages read lazily)."""
-        return self.call("list rooms", lambda: list(itertools.islice(
-            self._api.rooms.list(sortBy="lastactivity", max=100), limit)))
+        return self.call("list rooms", lambda api: list(itertools.islice(
+            api.rooms.list(sortBy="lastactivity", max=100), limit)))
 
     def recent_messages(self, room_id: str, *, mentioning_me: bool, while_: Callable[[Any], bool],
                         limit: int) -> list[Any]:
@@ -137,18 +152,18 @@ class WebexClient:
         ``mentioning_me`` lists only those that mention the bot: all a bot may list in a group room.
         """
         filters = {"mentionedPeople": "me"} if mentioning_me else {}
-        return self.call("list messages", lambda: list(itertools.takewhile(while_, itertools.islice(
-            self._api.messages.list(roomId=room_id, max=50, **filters), limit))))
+        return self.call("list messages", lambda api: list(itertools.takewhile(while_, itertools.islice(
+            api.messages.list(roomId=room_id, max=50, **filters), limit))))
 
     def webhooks(self) -> list[Any]:
-        return self.call("list webhooks", lambda: list(self._api.webhooks.list()))
+        return self.call("list webhooks", lambda api: list(api.webhooks.list()))
 
     def create_webhook(self, **fields: Any) -> Any:
-        return self.call("create webhook", lambda: self._api.webhooks.create(**fields))
+        return self.call("create webhook", lambda api: api.webhooks.create(**fields))
 
     def update_webhook(self, webhook_id: str, **fields: Any) -> Any:
         return self.call("update webhook",
-                         lambda: self._api.webhooks.update(segment(webhook_id, "update webhook"), **fields))
+                         lambda api: api.webhooks.update(segment(webhook_id, "update webhook"), **fields))
 
     def delete_webhook(self, webhook_id: str) -> None:
-        self.call("delete webhook", lambda: self._api.webhooks.delete(segment(webhook_id, "delete webhook")))
+        self.call("delete webhook", lambda api: api.webhooks.delete(segment(webhook_id, "delete webhook")))

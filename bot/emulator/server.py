@@ -137,8 +137,9 @@ class Emulator:
             self._authority = Authority(self.host)
             context = self._authority.server_context()
             try:
-                self._server = HttpsServer(self.app, self.host, self.port, context, name="webex-emulator")
-            except BaseException:  # the port is in use, say (werkzeug exits): leave no CA folder behind
+                self._server = HttpsServer(self.app, self.host, self.port, self._authority.server_pem(),
+                                           name="webex-emulator")
+            except BaseException:  # the port is in use, say: leave no CA folder behind
                 self.stop()
                 raise
         else:

@@ -38,6 +38,12 @@ class Authority:
         self.ca_file = str(self._folder / "ca.pem")
         self._ca.cert_pem.write_to_path(self.ca_file)
 
+    def server_pem(self) -> str:
+        """A file of the server's private key and certificate chain, for the HTTPS server."""
+        path = str(self._folder / "server.pem")
+        self._cert.private_key_and_cert_chain_pem.write_to_path(path)
+        return path
+
     def server_context(self) -> ssl.SSLContext:
         """What the HTTPS and websocket servers serve their certificate with."""
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
