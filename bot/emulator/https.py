@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 TIMEOUT = 10  # seconds a connection may stay silent mid-request or in its handshake
 THREADS = 16
+BACKLOG = 1024  # connections waiting to be accepted (cheroot's 5 drops a burst's, each retried 1 s later)
+KEPT_ALIVE = 1024  # idle keep-alive connections kept open (cheroot's 10 would close a busy client's others)
 
 
 class HttpsServer:
@@ -29,8 +31,10 @@ class HttpsServer:
         except ImportError:
             raise RuntimeError("TLS for the emulator needs the cheroot package: "
                                "pip install 'webex-laptop-bot[tls]'") from None
-        self._server = wsgi.Server((host, port), app, numthreads=THREADS, server_name=name, timeout=TIMEOUT)
+        self._server = wsgi.Server((host, port), app, numthreads=THREADS, server_name=name, timeout=TIMEOUT,
+                                   request_queue_size=BACKLOG)
         self._server.ssl_adapter = BuiltinSSLAdapter(pem_file, pem_file)
+        self._server.keep_alive_conn_limit = KEPT_ALIVE
         self._server.prepare()  # binds now, so a port in use fails here and ``port`` is known
         self.host = host
         self.port: int = self._server.bind_addr[1]
