@@ -13,7 +13,7 @@ import threading
 from typing import Any, Callable
 
 TIMEOUT = 10  # seconds a connection may stay silent mid-request or in its handshake
-THREADS = 16
+THREADS = 64  # handler threads: a latency fault sleeps in one, and Webex serves far more calls at once
 BACKLOG = 1024  # connections waiting to be accepted (cheroot's 5 drops a burst's, each retried 1 s later)
 KEPT_ALIVE = 1024  # idle keep-alive connections kept open (cheroot's 10 would close a busy client's others)
 

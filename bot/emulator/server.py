@@ -17,7 +17,7 @@ from .conversations import create_conversations_blueprint
 from .delivery import Deliverer
 from .faults import Faults
 from .http import error_response, token_owner
-from .https import HttpsServer
+from .https import THREADS as HTTP_THREADS, HttpsServer
 from .mercury import Mercury
 from .rest import create_rest_blueprint
 from .settings import Settings
@@ -143,7 +143,8 @@ class Emulator:
                 self.stop()
                 raise
         else:
-            self._server = BackgroundServer(self.app, self.host, self.port, threads=16, name="webex-emulator")
+            self._server = BackgroundServer(self.app, self.host, self.port, threads=HTTP_THREADS,
+                                            name="webex-emulator")
         self.port = self._server.port
         self.store.base_url = self.url
         self._server.start()
