@@ -36,8 +36,10 @@ from common import (Row, Run, arg_list, by_route, emulator, epoch, listed, ms, p
                     verdict)
 from peer_bots import CONTENDERS, Contender  # noqa: E402
 
+from bot.emulator.traffic import HISTORY  # noqa: E402  (common puts the checkout on the path)
+
 NAME = "peers"
-CALL_LOG = 5000  # the emulator's call log keeps the last 5,000 calls (bot/emulator/traffic.py)
+CALL_LOG = HISTORY  # the calls the emulator's call log keeps
 Json = dict[str, Any]
 
 

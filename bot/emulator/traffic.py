@@ -20,8 +20,11 @@ def _body(raw: bytes, mimetype: str) -> Any:
         return "<malformed json>"
 
 
+HISTORY = 20_000  # calls kept: a burst of 1,600 commands at 9 calls each fits
+
+
 class Traffic:
-    def __init__(self, history: int = 20_000) -> None:  # a burst of 1,600 commands at 9 calls each fits
+    def __init__(self, history: int = HISTORY) -> None:
         self._lock = threading.Lock()
         self._calls: deque[dict[str, Any]] = deque(maxlen=history)
 
