@@ -116,15 +116,14 @@ class HandledLog:
         with self._lock:
             self._begun(ids.key(message_id))
 
-    def _begun(self, key: str) -> bool:
+    def _begun(self, key: str) -> None:
         """Mark ``key`` begun unless a reply was already on its way: a run that dies while it checks
-        for that reply must leave the doubt for the next. False when nothing changed."""
+        for that reply must leave the doubt for the next."""
         if key in self._in_flight and self._in_flight[key].state == SENDING:
-            return False
+            return
         self._in_flight[key] = InFlight(BEGUN)
         if len(self._in_flight) > self._keep:  # handlers that keep failing must not grow it for ever
             self._in_flight.pop(next(iter(self._in_flight)))
-        return True
 
     def sending(self, message_id: str, digest: str) -> None:
         """The first reply to the message is on its way to Webex."""

@@ -32,6 +32,7 @@ class ElasticPool(Generic[T]):
         self._lock = threading.Lock()
         self._threads = 0
         self._free = 0  # threads waiting for work that no queued job has counted on yet
+        self._running = 0  # threads inside a job
         self._serial = 0
         self._stopped = False
         self.peak = 0  # the most threads alive at once, for benchmarks and the log
@@ -66,12 +67,12 @@ class ElasticPool(Generic[T]):
             try:
                 job = self._queue.get_nowait()
             except queue.Empty:
-                return dropped
+                break
             self._queue.task_done()
-            if job is not None:
-                dropped += 1
-                with self._lock:
-                    self._free += 1  # the thread that job counted on is free again
+            dropped += job is not None
+        with self._lock:  # nothing waits now: every thread not in a job is free
+            self._free = self._threads - self._running
+        return dropped
 
     def join(self) -> None:
         self._queue.join()
@@ -105,15 +106,19 @@ class ElasticPool(Generic[T]):
                         self._free -= 1
                         return
                 continue
+            if job is None:
+                with self._lock:
+                    self._threads -= 1
+                self._queue.task_done()
+                return
+            with self._lock:
+                self._running += 1
             try:
-                if job is None:
-                    with self._lock:
-                        self._threads -= 1
-                    return
                 self._work(job)
             except Exception:
                 log.exception("%s: a job failed", self.name)
             finally:
                 self._queue.task_done()
             with self._lock:
+                self._running -= 1
                 self._free += 1

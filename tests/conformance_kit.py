@@ -19,7 +19,7 @@ try:
 except ImportError:  # Windows: two first runs at once are not guarded there
     fcntl = None  # type: ignore[assignment]
 
-import pytest
+from support import unavailable
 
 
 def cache_folder() -> Path:
@@ -35,13 +35,6 @@ def held(lock: Path) -> Iterator[None]:
         if fcntl is not None:
             fcntl.flock(handle, fcntl.LOCK_EX)
         yield
-
-
-def unavailable(reason: str) -> None:
-    """No conformance run: a failure under CI, where it must run, else a skip."""
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 def conformance_venv(name: str, packages: list[str]) -> str:

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional, TypeVar
 
+import pytest
+
 from bot.emulator import ControlClient, Emulator
 from bot.runner import BotRunner
 from bot.testing import Chat, start_test_bot
@@ -29,6 +31,14 @@ NOWHERE = "http://127.0.0.1:9"  # the discard port: nothing listens there
 # spellings, because Python's urllib (so pyngrok's download) prefers the lower-case one.
 OFFLINE = {**{name: NOWHERE for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")},
            "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+
+
+def unavailable(reason: str) -> None:
+    """Something a test needs is missing (a browser, a client, the spec): a failure under CI, which
+    installs everything, else a skip, so an offline laptop can still run the rest."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}: under CI it must be there", pytrace=False)
+    pytest.skip(reason)
 
 
 # -- waiting ---------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ chromium the tests skip, except under CI, where a missing browser is a failure.
 from __future__ import annotations
 
 import itertools
-import os
 import shutil
 import time
 from typing import Any, Iterator
@@ -18,6 +17,7 @@ import requests
 from bot import card, card_action, command
 from bot.emulator import Emulator
 from bot.testing import start_test_bot
+from support import unavailable
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -66,9 +66,7 @@ def _require_browser() -> None:
         reason = "Debian's chromium is not installed (apt-get install chromium; .ci/run does it)"
     else:
         return
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}: under CI the browser tests must run", pytrace=False)
-    pytest.skip(reason)
+    unavailable(reason)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,8 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from bot.emulator import Emulator
-from conformance_kit import cache_folder, held, unavailable
+from conformance_kit import cache_folder, held
+from support import unavailable
 
 SCRIPTS = Path(__file__).parent / "conformance" / "js"
 MANIFESTS = ("package.json", "package-lock.json")

@@ -6,9 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from bot.emulator import Emulator
+from support import unavailable
 from webex_openapi import SPEC_ENV, load_document, spec_path
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "emulator.md"
@@ -23,7 +22,7 @@ def shape(path: str) -> str:
 
 def spec_operations() -> set[Operation]:
     if not spec_path().exists():
-        pytest.skip(f"no Webex OpenAPI spec at {spec_path()} (set {SPEC_ENV})")
+        unavailable(f"no Webex OpenAPI spec at {spec_path()} (set {SPEC_ENV})")
     paths = load_document(spec_path())["paths"]
     return {(method.upper(), shape(path)) for path, ops in paths.items() for method in ops
             if method in ("get", "post", "put", "delete", "patch")}

@@ -59,7 +59,8 @@ def status(control: ControlClient, device: str) -> Json:
 
 
 def lookups(control: ControlClient, bot: Json, message: Json) -> list[Json]:
-    """The bot's conversation-service lookups of ``message`` (one per websocket activity it acted on)."""
+    """The bot's conversation-service lookups of ``message`` (made only when the REST id it built from
+    the activity is unknown to Webex: a space of another cluster)."""
     return [c for c in control.calls(bot) if c["path"] == f"/conversation/api/v1/messages/{uuid_of(message['id'])}"]
 
 
