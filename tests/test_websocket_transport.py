@@ -12,10 +12,13 @@ come back as activities too; they are dropped by their actor without any call.
 """
 from __future__ import annotations
 
+import logging
 import re
 import time
 from pathlib import Path
 from typing import Optional
+
+import pytest
 
 from bot.events import Event
 from bot.ids import uuid_of
@@ -206,6 +209,28 @@ def test_a_sequence_gap_runs_the_catch_up(bots: Bots) -> None:
     settle(control, runner)
     assert answers(control, bot, chat.room, "LOST IN THE GAP") == 1
     assert answers(control, bot, chat.room, "AFTER THE LOSS") == 1
+
+
+def test_an_acked_event_webex_would_not_serve_is_found_by_the_catch_up(
+        bots: Bots, caplog: pytest.LogCaptureFixture) -> None:
+    """The envelope is acked before the message is fetched, so Webex will not bring it again: when the
+    fetch keeps failing (503 on every try), the dispatcher says so in one line and has the websocket
+    catch up over REST, which answers it once."""
+    control, bot = bots.control, bots.bot
+    runner = bots.start()
+    chat = bots.chat()
+    control.inject("server_error", count=4, status=503, method="GET", path="/v1/messages/")
+    with caplog.at_level(logging.WARNING):
+        question = chat.say("yell through the outage")
+        assert chat.reply() == "THROUGH THE OUTAGE"
+    settle(control, runner)
+    device = device_of(runner)
+    assert [a["matched"] for a in control.acks()
+            if a["device"] == device and a["activityId"] == uuid_of(question["id"])] == [True]
+    assert [c["status"] for c in fetches(control, bot, question)] == [503, 503, 503, 503, 200]
+    assert answers(control, bot, chat.room, "THROUGH THE OUTAGE") == 1
+    failed = [r for r in caplog.records if "could not handle message" in r.getMessage()]
+    assert len(failed) == 1 and failed[0].exc_info is None and "503" in failed[0].getMessage()
 
 
 # -- 5. both transports at once --------------------------------------------------------------------
