@@ -193,10 +193,10 @@ def until(check: Callable[[], Any], what: str, timeout: float, every: float = 0.
 def repairs(world: World, stamps: Stamps, interval: float, kills: int) -> list[Json]:
     """Kill the running bot's agent ``kills`` times; per kill: seconds to repaired webhooks, and parts."""
     from bot.runner import BotRunner
-    from bot.webhooks import webhook_name
+    from bot.webhooks import HOOKS, webhook_name
 
     control = world.control
-    names = {webhook_name("Tunnel Bench", INSTANCE, r) for r in ("messages", "attachmentActions")}
+    names = {webhook_name("Tunnel Bench", INSTANCE, label) for label in HOOKS}
     runner = BotRunner(world.config(health_interval=interval)).start()
     pid_file = world.folder / "state" / f"ngrok-{INSTANCE}.pid"
     out: list[Json] = []

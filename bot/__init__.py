@@ -8,8 +8,9 @@ The public surface for plugin authors (plugins import nothing else of ``bot``)::
     def shout(ctx):
         return ctx.text.upper()
 """
-from .context import Context
-from .registry import CommandInfo, card_action, command, fallback
+from .context import Context, Member
+from .registry import CommandInfo, card_action, command, fallback, hears, on
 from .replies import Reply, card, file
 
-__all__ = ["CommandInfo", "Context", "Reply", "card", "card_action", "command", "fallback", "file"]
+__all__ = ["CommandInfo", "Context", "Member", "Reply", "card", "card_action", "command", "fallback", "file",
+           "hears", "on"]

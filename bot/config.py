@@ -62,6 +62,7 @@ class Config:
     workers: int = 64
     max_body_bytes: int = 1024 * 1024
     state_dir: Path = field(default_factory=lambda: Path.home() / ".webex-bot")
+    greeting: Optional[str] = None  # None: the dispatcher's line pointing at help; "": none
 
     def secrets(self) -> list[str]:
         """Values that must never appear in a log line."""
@@ -69,6 +70,7 @@ class Config:
 
 
 _DEFAULTS = {f.name: f.default for f in fields(Config)}
+_BLANK_IS_VALUE = {s.env for s in SETTINGS if s.blank_is_value}
 
 
 def shown_default(setting: Setting) -> str:
@@ -126,9 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _variables(env_file: Path, environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment over the ``.env`` file; an empty value counts as not set, so the file's holds."""
+    """The environment over the ``.env`` file; an empty value counts as not set, so the file's holds,
+    but for the settings where an empty value is a choice of its own."""
     variables = dict(dotenv_values(env_file)) if env_file.is_file() else {}
-    variables.update((name, value) for name, value in environ.items() if value.strip())
+    variables.update((name, value) for name, value in environ.items() if value.strip() or name in _BLANK_IS_VALUE)
     return {name: value for name, value in variables.items() if value is not None}
 
 

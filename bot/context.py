@@ -1,4 +1,5 @@
-"""``ctx``: what a handler gets — the words, the sender, the room, card inputs, and ``reply()``.
+"""``ctx``: what a handler gets — the words, the sender, the room, card inputs, storage, ``reply()``
+and ``send()``.
 
 A ``Context`` is built once, complete, by the dispatcher and read-only afterwards: a handler (or a
 plugin that keeps it for a thread) can never change what another part of the bot sees. The three
@@ -8,14 +9,58 @@ for only when read, and kept.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import operator
-from typing import TYPE_CHECKING, Any, Optional, Protocol, Union
+import re
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, Union
 
-from .replies import Reply, goes_in_thread, message_fields, replies_of
+from . import ids
+from .errors import WebexAuthError, WebexError, WebexUnavailable
+from .logs import clip
+from .replies import (Reply, content_fields, discard_made_file, goes_in_thread, message_fields, replies_of,
+                      within_limits)
 
 if TYPE_CHECKING:
     from .registry import CommandInfo
+    from .storage import Shelf, Storage
     from .webex import WebexClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Member:
+    """Who joined or left a space (``ctx.person`` of a space event)."""
+
+    id: str
+    email: str
+    display_name: str
+
+
+class Storages:
+    """``ctx.storage``: the space's, the sender's and the bot's own mappings, each lasting across restarts."""
+
+    __slots__ = ("_storage", "_room_id", "_person_id")
+
+    def __init__(self, storage: "Storage", room_id: str, person_id: str) -> None:
+        self._storage = storage
+        self._room_id = room_id
+        self._person_id = person_id
+
+    @property
+    def room(self) -> "Shelf":
+        """What the bot keeps for this space (kept when the bot is removed from it)."""
+        return self._storage.room(self._room_id)
+
+    @property
+    def person(self) -> "Shelf":
+        """What the bot keeps for the sender, in every space."""
+        return self._storage.person(self._person_id)
+
+    @property
+    def bot(self) -> "Shelf":
+        """What the bot keeps for itself."""
+        return self._storage.bot
 
 
 class SendObserver(Protocol):
@@ -24,6 +69,15 @@ class SendObserver(Protocol):
     def sending(self, fields: dict[str, Any]) -> None: ...
 
     def sent(self, message: Any) -> None: ...
+
+
+def _as_reply(content: Any, options: dict[str, Any]) -> Any:
+    """What ``reply``/``send`` were given, with ``options`` (Reply fields) applied to it."""
+    if not options:
+        return content
+    if isinstance(content, Reply):
+        return dataclasses.replace(content, **options)
+    return Reply(markdown=content, **options)
 
 
 def _read_only(slot: str, doc: str) -> Any:
@@ -36,13 +90,15 @@ class Context:
 
     __slots__ = ("_client", "_room_id", "_room_type", "_sender_id", "_sender_email", "_text", "_words",
                  "_command", "_message", "_action", "_thread_id", "_card_message_id", "_in_thread",
-                 "_commands", "_sent", "_observer")
+                 "_commands", "_sent", "_observer", "_match", "_person", "_storage")
 
     def __init__(self, *, client: "WebexClient", room_id: str, room_type: str, sender_id: str,
                  sender_email: str, text: str = "", words: tuple[str, ...] = (), command: str = "",
                  message: Any = None, action: Any = None, thread_id: Optional[str] = None,
                  in_thread: bool = False, card_message_id: Optional[str] = None,
-                 commands: tuple["CommandInfo", ...] = (), observer: Optional[SendObserver] = None) -> None:
+                 commands: tuple["CommandInfo", ...] = (), observer: Optional[SendObserver] = None,
+                 match: Optional[re.Match[str]] = None, person: Optional[Member] = None,
+                 storage: Optional["Storage"] = None) -> None:
         self._client = client
         self._room_id = room_id
         self._room_type = room_type
@@ -59,6 +115,9 @@ class Context:
         self._commands = tuple(commands)
         self._sent: list[Any] = []
         self._observer = observer
+        self._match = match
+        self._person = person
+        self._storage = storage
 
     text = _read_only("_text", "The text after the command word, the bot's @-mention removed (the whole "
                                "text for the fallback).")
@@ -69,6 +128,15 @@ class Context:
     message = _read_only("_message", "The whole Webex message; None for a card submit.")
     action = _read_only("_action", "The whole card submit; None for a message.")
     in_thread = _read_only("_in_thread", "Whether the message was written in a thread.")
+    match = _read_only("_match", "For a ``hears`` handler, the ``re.Match`` of its pattern in the text.")
+    person = _read_only("_person", "For a space event, who joined or left (a ``Member``); None otherwise.")
+
+    @property
+    def storage(self) -> Storages:
+        """``.room``, ``.person`` (the sender) and ``.bot``: mappings of str to JSON values that last."""
+        if self._storage is None:
+            raise RuntimeError("this bot runs without storage")
+        return Storages(self._storage, self._room_id, self._sender_id)
 
     @property
     def words(self) -> list[str]:
@@ -121,18 +189,46 @@ class Context:
         """Send a reply now (e.g. "working on it…" before long work); returns the sent message.
 
         ``content`` is markdown or a ``Reply``; ``options`` are Reply fields (``thread=True``, ...).
+        A text over Webex's limit goes as several messages (or a file: ``overflow="file"``).
         """
-        if isinstance(content, Reply):
-            reply = dataclasses.replace(content, **options)
-        else:
-            reply = Reply(markdown=content, **options)
         last = None
-        for one in replies_of(reply):
+        for one in replies_of(_as_reply(content, options)):
             parent = self.thread_id if goes_in_thread(one, asked_in_thread=self._in_thread) else None
-            fields = message_fields(one, room_id=self._room_id, sender_id=self._sender_id, parent_id=parent)
+            last = self._post(one, lambda reply: message_fields(reply, room_id=self._room_id,
+                                                                sender_id=self._sender_id, parent_id=parent))
+        return last
+
+    def send(self, to: str, content: Any = None, **options: Any) -> Any:
+        """Send to another space (its room id) or to a person (their email: a direct message).
+
+        ``content`` is anything a handler may return. Returns the last message sent, or None when
+        Webex refused it (one line in the log: the handler goes on).
+        """
+        target = {"toPersonEmail": to.strip()} if "@" in to else {"roomId": to.strip()}
+        if "roomId" in target and not ids.valid(target["roomId"]):
+            raise ValueError(f"ctx.send: {clip(to)} is neither a room id nor an email")
+        last = None
+        try:
+            for one in replies_of(_as_reply(content, options)):
+                last = self._post(one, lambda reply: {**target, **content_fields(reply)})
+        except (WebexUnavailable, WebexAuthError):
+            raise
+        except WebexError as exc:
+            log.error("ctx.send to %s failed: %s", clip(to), exc)
+            return None
+        return last
+
+    def _post(self, reply: Reply, fields_of: Callable[[Reply], dict[str, Any]]) -> Any:
+        """POST each message ``reply`` becomes within Webex's limits; the last one sent."""
+        last = None
+        for part in within_limits(reply):
+            fields = fields_of(part)
             if self._observer is not None:
                 self._observer.sending(fields)
-            last = self._client.send(**fields)
+            try:
+                last = self._client.send(**fields)
+            finally:
+                discard_made_file(part, reply)
             if self._observer is not None:
                 self._observer.sent(last)
             self._sent.append(last)

@@ -1,8 +1,10 @@
 """The dispatcher: from an event to a handler's replies, on a bounded pool of workers.
 
 The receiver hands events over in microseconds; the work (fetch the message, check who asks, find
-the command, bind its arguments, run it, send the replies) happens here, where a slow or crashing
-handler can neither block nor kill the bot. Dedupe by message id makes every answer happen once.
+the command or phrase, bind its arguments, run it, send the replies) happens here, where a slow or
+crashing handler can neither block nor kill the bot. Dedupe by message id makes every answer happen
+once. Space events (the bot or someone added to a space or gone from it) go to ``@on`` handlers;
+with none for ``bot_added``, the bot greets the space with one line.
 """
 from __future__ import annotations
 
@@ -10,16 +12,18 @@ import logging
 import queue
 import secrets
 import threading
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from . import ids
 from .access import Access
 from .arguments import bind, split_words
 from .context import Context
 from .dedupe import Dedupe
+from .context import Member
 from .errors import UsageError, WebexAuthError, WebexError, WebexUnavailable
-from .events import CARD_ACTION, Event, Outcome
+from .events import CARD_ACTION, JOINED, Event, Outcome
 from .handled import SENDING, Answering, HandledLog, InFlight, reply_digest
+from .limits import Unsendable
 from .logs import clip
 from .mentions import command_text
 from .registry import CommandInfo, Handler, Registry
@@ -27,17 +31,28 @@ from .replies import replies_of
 from .webex import WebexClient
 from .workers import ElasticPool
 
+if TYPE_CHECKING:
+    from .storage import Storage
+
 log = logging.getLogger(__name__)
 BOT_DOMAINS = ("@webex.bot", "@sparkbot.io")
 MAX_LOOK_BACK = 100  # messages after a question searched for a reply sent just before a crash
+ROOMS_LOOKED_THROUGH = 100  # recent spaces searched for one whose built id Webex did not know
+GREETING = "Hello, I'm {name}. Mention me with `help` to see what I can do."
+# (someone joined rather than left, that someone is the bot) -> the ``@on`` event
+SPACE_EVENTS = {(True, True): "bot_added", (True, False): "person_joined",
+                (False, True): "bot_removed", (False, False): "person_left"}
 
 
 class Dispatcher:
     def __init__(self, *, client: WebexClient, registry: Registry, access: Access = Access(),
                  allow_bots: bool = False, workers: int = 64, queue_size: int = 1000,
-                 dedupe: Optional[Dedupe] = None, record: Optional[HandledLog] = None) -> None:
+                 dedupe: Optional[Dedupe] = None, record: Optional[HandledLog] = None,
+                 storage: Optional["Storage"] = None, greeting: Optional[str] = None) -> None:
         """``record`` is the on-disk record of answered messages: it survives restarts, so what was
-        answered before one is not answered again, and what was being answered is checked first."""
+        answered before one is not answered again, and what was being answered is checked first.
+        ``greeting`` is what a space the bot is added to hears when no ``bot_added`` handler speaks
+        (None: a line pointing at ``help``; "": nothing)."""
         self.client = client
         self.registry = registry
         self.access = access
@@ -45,6 +60,8 @@ class Dispatcher:
         self.dedupe = dedupe or Dedupe()
         self.record = record
         self.me = client.me()
+        self.storage = storage
+        self.greeting = GREETING.format(name=self.me.displayName) if greeting is None else greeting
         # ``workers`` is the most handlers that run at once; threads come and go with the work.
         self.pool: ElasticPool[Event] = ElasticPool(self.handle, most=workers, least=min(2, workers),
                                                     queue_size=queue_size, name="dispatch")
@@ -63,7 +80,7 @@ class Dispatcher:
         """Queue ``event`` unless it is ours, seen already, or the pool is full; say which."""
         if not self._accepting:
             return Outcome.BUSY
-        if ids.same(event.person_id, self.me.id):
+        if not event.is_membership and ids.same(event.person_id, self.me.id):
             return Outcome.IGNORED
         if (self.record is not None and event.key in self.record) or not self.dedupe.first_time(event.key):
             return Outcome.DUPLICATE
@@ -73,6 +90,8 @@ class Dispatcher:
             self.dedupe.forget(event.key)
             log.error("dispatcher queue full: event %s refused, Webex or the catch-up will bring it again", event.id)
             return Outcome.BUSY
+        if event.is_membership:
+            self.dedupe.forget(event.undone_key)  # who left may join again, and be greeted again
         return Outcome.ACCEPTED
 
     def idle(self) -> bool:
@@ -94,6 +113,8 @@ class Dispatcher:
         try:
             if event.kind == CARD_ACTION:
                 self._on_card_action(event)
+            elif event.is_membership:
+                self._on_space_event(event)
             else:
                 answering = Answering(self.record, event.id, event.created) if self.record is not None else None
                 self._on_message(event, answering)
@@ -139,18 +160,30 @@ class Dispatcher:
         if handler is not None:
             parts = text.split(None, 1)
             command, rest, rest_words = handler.name, parts[1].strip() if len(parts) > 1 else "", words[1:]
+        match = None
+        if handler is None:
+            handler, match = self._phrase(text, email, message.roomId)
         ctx = Context(client=self.client, room_id=message.roomId, room_type=message.roomType or "",
                       sender_id=message.personId, sender_email=email, command=command, text=rest,
                       words=tuple(rest_words), message=message, thread_id=message.parentId or message.id,
                       in_thread=message.parentId is not None, commands=self._commands_for(email, message.roomId),
-                      observer=answering)
+                      observer=answering, match=match, storage=self.storage)
         if handler is None:
             self._no_command(ctx)
             return
         if not handler.access.allows(email, message.roomId):
             ctx.reply(f"Sorry, you may not use `{handler.name}` here.")
             return
-        self._run(handler, ctx, ctx.words)
+        self._run(handler, ctx, [] if match else ctx.words)
+
+    def _phrase(self, text: str, email: str, room_id: str) -> tuple[Optional[Handler], Optional[Any]]:
+        """The first ``hears`` handler (in load order) that matches ``text`` and that the sender may use."""
+        for handler in self.registry.phrases():
+            assert handler.pattern is not None
+            match = handler.pattern.search(text)
+            if match and handler.access.allows(email, room_id):
+                return handler, match
+        return None, None
 
     @staticmethod
     def _fetch(event: Event, get: Callable[[str], Any]) -> Any:
@@ -199,11 +232,58 @@ class Dispatcher:
             return
         ctx = Context(client=self.client, room_id=action.roomId, room_type=event.room_type,
                       sender_id=action.personId, sender_email=email, command=name, action=action,
-                      card_message_id=action.messageId, commands=self._commands_for(email, action.roomId))
+                      card_message_id=action.messageId, commands=self._commands_for(email, action.roomId),
+                      storage=self.storage)
         self._run(handler, ctx, [])
 
+    def _on_space_event(self, event: Event) -> None:
+        """The bot or someone added to a space or gone from it: its ``@on`` handlers, or the greeting."""
+        if event.room_type == "direct":
+            return  # a 1:1 space begins with the person's first message, which is the event that counts
+        name = SPACE_EVENTS[(event.kind == JOINED, ids.same(event.person_id, self.me.id))]
+        handlers = self.registry.on(name)
+        greet = name == "bot_added" and not handlers and bool(self.greeting)
+        if not (handlers or greet):
+            return
+        room_id = event.room_id if name == "bot_removed" else self._space_id(event)
+        member = Member(event.person_id, event.person_email.lower(), event.person_name)
+        if handlers and not member.email and name.startswith("person_"):
+            person = self.client.person(event.person_id)
+            member = Member(person.id, (person.emails or [""])[0].lower(), person.displayName or "")
+        ctx = Context(client=self.client, room_id=room_id, room_type=event.room_type, sender_id=event.actor_id,
+                      sender_email="", person=member, storage=self.storage,
+                      commands=self._commands_for("", room_id))
+        if not self.access.open and name != "bot_removed":
+            who = ctx.sender_email if name == "bot_added" else member.email
+            if not self.access.allows(who, room_id):
+                log.info("ignored %s in a space of %s: not allowed by the bot's access rules", name, clip(who))
+                return
+        if greet:
+            ctx.reply(self.greeting)
+        for handler in handlers:
+            self._run(handler, ctx, [], answers=name != "bot_removed")
+
+    def _space_id(self, event: Event) -> str:
+        """The space's REST id: the webhook's as given; one built from the websocket's uuid is checked,
+        and where Webex does not know it (a space homed in another cluster), found among the bot's
+        recent spaces."""
+        if event.transport != "websocket":
+            return event.room_id
+        try:
+            return str(self.client.room(event.room_id).id)
+        except WebexError as exc:
+            if exc.status != 404:
+                raise
+        found = next((room.id for room in self.client.rooms_by_activity(ROOMS_LOOKED_THROUGH)
+                      if ids.same(room.id, event.room_id)), None)
+        if found is None:
+            raise WebexError(f"space {clip(event.room_id)} is not among the bot's {ROOMS_LOOKED_THROUGH} most "
+                             "recent spaces", status=404)
+        return str(found)
+
     def _commands_for(self, email: str, room_id: str) -> tuple[CommandInfo, ...]:
-        return tuple(h.info for h in self.registry.commands() if not h.hidden and h.access.allows(email, room_id))
+        listed = (*self.registry.commands(), *self.registry.phrases())
+        return tuple(h.info for h in listed if not h.hidden and h.access.allows(email, room_id))
 
     def _no_command(self, ctx: Context) -> None:
         if self.registry.fallback is not None:
@@ -216,19 +296,29 @@ class Dispatcher:
             hint = f" Did you mean {' or '.join(f'`{c}`' for c in close)}?" if close else ""
             ctx.reply(f"I don't know the command `{word}`.{hint} Say `help` to see what I can do.")
 
-    def _run(self, handler: Handler, ctx: Context, words: list[str]) -> None:
+    def _run(self, handler: Handler, ctx: Context, words: list[str], *, answers: bool = True) -> None:
+        """Run ``handler`` and send what it returns (``answers`` False: where nothing can be sent)."""
         try:
             args, kwargs = bind(handler.function, words, handler.name)
         except UsageError as exc:
             ctx.reply(str(exc))
             return
         try:
-            for reply in replies_of(handler.function(ctx, *args, **kwargs)):
+            result = handler.function(ctx, *args, **kwargs)
+            if not answers:
+                if result is not None:
+                    log.warning("handler %r (%s) returned a reply where the bot can send nothing; not sent",
+                                handler.label, handler.source)
+                return
+            for reply in replies_of(result):
                 ctx.reply(reply)
         except (WebexUnavailable, WebexAuthError):
             raise
+        except Unsendable as exc:
+            log.error("handler %r (%s) made a reply Webex would refuse: %s", handler.label, handler.source, exc)
+            ctx.reply(f"Sorry, I could not send the answer of `{handler.label}`: Webex would refuse it.")
         except Exception:
             reference = secrets.token_hex(3).upper()
-            log.exception("handler %r (%s) failed, reference %s", handler.name, handler.source, reference)
-            ctx.reply(f"Sorry, something went wrong running `{handler.name or 'that'}`. "
+            log.exception("handler %r (%s) failed, reference %s", handler.label, handler.source, reference)
+            ctx.reply(f"Sorry, something went wrong running `{handler.label or 'that'}`. "
                       f"Reference: `{reference}`.")

@@ -15,6 +15,9 @@ from .logs import clip
 
 MESSAGE = "message"
 CARD_ACTION = "card_action"
+JOINED = "joined"  # someone (maybe the bot) was added to a space: a membership created
+LEFT = "left"  # someone (maybe the bot) left or was removed: a membership deleted
+MEMBERSHIP_KINDS = {"created": JOINED, "deleted": LEFT}
 MAX_FIELD = 400  # longer than any id, email or timestamp Webex sends
 
 
@@ -32,21 +35,35 @@ class Outcome(str, Enum):
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    kind: str  # MESSAGE | CARD_ACTION
-    id: str  # REST id of the message or attachment action
+    kind: str  # MESSAGE | CARD_ACTION | JOINED | LEFT
+    id: str  # REST id of the message, attachment action or membership
     room_id: str
-    person_id: str
+    person_id: str  # who wrote or submitted; for a membership, the member
     person_email: str = ""
     room_type: str = ""
     created: str = ""
     transport: str = "webhook"
+    actor_id: str = ""  # for a membership: who added or removed the member
+    person_name: str = ""  # for a membership: the member's display name
     # Where ``id`` was built rather than given by Webex: how to ask Webex for the right one after a 404.
     resolve: Optional[Callable[[], str]] = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> str:
-        """The dedupe key: the same for every form of the id (padded or not, any cluster, built)."""
-        return ids.key(self.id)
+        """The dedupe key: the same for every form of the id (padded or not, any cluster, built).
+
+        A membership's id names the member and the space, so joining and leaving are told apart by kind.
+        """
+        return f"{self.kind}:{ids.key(self.id)}" if self.is_membership else ids.key(self.id)
+
+    @property
+    def is_membership(self) -> bool:
+        return self.kind in (JOINED, LEFT)
+
+    @property
+    def undone_key(self) -> str:
+        """For a membership, the key of the opposite change: once someone leaves, they may join again."""
+        return f"{JOINED if self.kind == LEFT else LEFT}:{ids.key(self.id)}"
 
     @classmethod
     def from_webhook(cls, envelope: dict[str, Any]) -> "Event":
@@ -58,23 +75,26 @@ class Event:
         data = envelope.get("data")
         if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
             raise BadEvent("the envelope has no data.id")
-        resource = envelope.get("resource")
-        if resource == "messages":
-            kind = MESSAGE
-        elif resource == "attachmentActions":
-            kind = CARD_ACTION
+        resource, change = envelope.get("resource"), envelope.get("event")
+        if resource == "memberships" and change in MEMBERSHIP_KINDS:
+            kind = MEMBERSHIP_KINDS[change]
+        elif resource in ("messages", "attachmentActions") and change == "created":
+            kind = MESSAGE if resource == "messages" else CARD_ACTION
+        elif resource in ("messages", "attachmentActions", "memberships"):
+            raise BadEvent(f"event {clip(change, 40)} is not handled")
         else:
             raise BadEvent(f"resource {clip(resource, 40)} is not handled")
-        if envelope.get("event") != "created":
-            raise BadEvent(f"event {clip(envelope.get('event'), 40)} is not handled")
         fields = {name: data.get(name, "") for name in ("id", "roomId", "personId", "personEmail", "roomType",
-                                                        "created")}
+                                                        "created", "personDisplayName")}
+        fields["actorId"] = envelope.get("actorId", "")
         for name, value in fields.items():
             if not isinstance(value, str) or len(value) > MAX_FIELD:
                 raise BadEvent(f"data.{name} is not a short string")
-        for name in ("id", "roomId", "personId"):
+        for name in ("id", "roomId", "personId", "actorId"):
             if fields[name] and not ids.valid(fields[name]):
                 raise BadEvent(f"data.{name} is not a Webex id")
+        if kind in (JOINED, LEFT) and not (fields["roomId"] and fields["personId"]):
+            raise BadEvent("a membership event names no room or no person")
         return cls(kind=kind, id=fields["id"], room_id=fields["roomId"], person_id=fields["personId"],
                    person_email=fields["personEmail"], room_type=fields["roomType"], created=fields["created"],
-                   transport="webhook")
+                   transport="webhook", actor_id=fields["actorId"], person_name=fields["personDisplayName"])

@@ -1,13 +1,17 @@
-"""Commands and their registry: the ``@command`` decorator plugin authors use, and name lookup.
+"""Handlers and their registry: the decorators plugin authors use (``@command``, ``@hears``, ``@on``,
+``@card_action``, ``@fallback``), and how a message finds its handler.
 
-The decorator only marks a function; nothing is registered globally. Plugin loading (plugins.py)
-collects marked functions into a ``Registry``, so two bots in one process never share commands.
+A decorator only marks a function; nothing is registered globally. Plugin loading (plugins.py)
+collects marked functions into a ``Registry``, so two bots in one process never share commands. A
+message goes to its command word first, then to the first ``hears`` pattern that matches it (in the
+order the handlers were loaded), then to the fallback.
 """
 from __future__ import annotations
 
 import difflib
 import functools
 import inspect
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional
 
@@ -27,19 +31,21 @@ class CommandInfo:
     summary: str  # the first line of the help
     help: str  # the whole help text
     usage: str  # e.g. ``deploy <service> [--replicas:int]``
+    kind: str = "command"  # command | hears (a phrase the bot listens for; ``name`` is its pattern)
 
 
 @dataclass(frozen=True)
 class Handler:
     """A command, a card action or the fallback, with where it came from (for clear errors)."""
 
-    kind: str  # command | card_action | fallback
-    name: str
+    kind: str  # command | hears | event | card_action | fallback
+    name: str  # the command word, the pattern, the event or the card action's name
     function: Callable[..., Any]
     help: str = ""
     aliases: tuple[str, ...] = ()
     access: Access = field(default_factory=Access)
     hidden: bool = False
+    pattern: Optional[re.Pattern[str]] = None  # hears
 
     @property
     def source(self) -> str:
@@ -63,7 +69,13 @@ class Handler:
     @functools.cached_property
     def info(self) -> CommandInfo:
         """The read-only description plugins get (made once: ``help`` may list it on every message)."""
-        return CommandInfo(self.name, self.aliases, self.summary, self.help_text, usage(self.name, self.function))
+        shown_usage = self.name if self.kind == "hears" else usage(self.name, self.function)
+        return CommandInfo(self.name, self.aliases, self.summary, self.help_text, shown_usage, self.kind)
+
+    @property
+    def label(self) -> str:
+        """How logs and users are told which handler this is: its command or its function."""
+        return self.name if self.kind in ("command", "card_action") else self.function.__name__
 
 
 def _mark(handler: Handler) -> Callable[..., Any]:
@@ -83,6 +95,38 @@ def command(name: Optional[str] = None, *, help: str = "", aliases: Iterable[str
             raise ValueError(f"command name {word!r} must be one word")
         return _mark(Handler("command", word, function, help, tuple(a.lower() for a in aliases),
                              Access.of(people, domains, rooms), hidden))
+    return decorate
+
+
+def hears(pattern: str, *, flags: int = re.IGNORECASE, help: str = "", people: Iterable[str] = (),
+          domains: Iterable[str] = (), rooms: Iterable[str] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Answer messages that no command word claims and that match the regular expression ``pattern``
+    (searched anywhere in the text, the bot's @-mention removed); ``ctx.match`` is the ``re.Match``.
+
+    Listed in ``help`` only when given ``help=``: a phrase is something the bot overhears.
+    """
+    try:
+        compiled = re.compile(pattern, flags)
+    except re.error as exc:
+        raise ValueError(f"@hears pattern {pattern!r} does not compile: {exc}") from None
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        return _mark(Handler("hears", pattern, function, help, access=Access.of(people, domains, rooms),
+                             hidden=not help, pattern=compiled))
+    return decorate
+
+
+EVENTS = ("bot_added", "person_joined", "person_left", "bot_removed")
+
+
+def on(event: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Handle a space event: ``bot_added`` (its return value greets the space), ``person_joined``,
+    ``person_left`` (``ctx.person`` is who) or ``bot_removed`` (nothing can be sent there any more)."""
+    if event not in EVENTS:
+        raise ValueError(f"@on({event!r}): unknown event; the events are {', '.join(EVENTS)}")
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        return _mark(Handler("event", event, function))
     return decorate
 
 
@@ -106,12 +150,14 @@ def marked_handler(obj: Any) -> Optional[Handler]:
 
 
 class Registry:
-    """The commands, card actions and fallback of one bot."""
+    """The commands, phrases, event handlers, card actions and fallback of one bot."""
 
     def __init__(self) -> None:
         self._commands: dict[str, Handler] = {}
         self._words: dict[str, Handler] = {}
         self._actions: dict[str, Handler] = {}
+        self._phrases: list[Handler] = []
+        self._events: dict[str, list[Handler]] = {event: [] for event in EVENTS}
         self.fallback: Optional[Handler] = None
 
     def add(self, handler: Handler) -> None:
@@ -129,6 +175,10 @@ class Registry:
                 raise DuplicateCommand(f"card action '{handler.name}' is defined twice: in "
                                        f"{self._actions[handler.name].source} and in {handler.source}")
             self._actions[handler.name] = handler
+        elif handler.kind == "hears":
+            self._phrases.append(handler)
+        elif handler.kind == "event":
+            self._events[handler.name].append(handler)
         else:
             if self.fallback is not None:
                 raise DuplicateCommand(f"two fallbacks: in {self.fallback.source} and in {handler.source}")
@@ -140,6 +190,14 @@ class Registry:
 
     def action(self, name: str) -> Optional[Handler]:
         return self._actions.get(name)
+
+    def phrases(self) -> tuple[Handler, ...]:
+        """The ``hears`` handlers, in the order they were loaded: the first that matches answers."""
+        return tuple(self._phrases)
+
+    def on(self, event: str) -> tuple[Handler, ...]:
+        """The handlers of a space event, in the order they were loaded."""
+        return tuple(self._events[event])
 
     def commands(self) -> list[Handler]:
         """Every command, sorted by name."""

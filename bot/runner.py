@@ -19,6 +19,7 @@ from .errors import StartupError, TransportError, TunnelError
 from .handled import HandledLog
 from .plugins import load_plugins
 from .registry import Registry
+from .storage import Storage, open_storage
 from .webex import WebexClient
 
 if TYPE_CHECKING:  # each transport's modules are imported when it starts: a bot loads only the one it runs
@@ -48,6 +49,7 @@ class BotRunner:
         self.server: Optional[BackgroundServer] = None
         self.webhooks: Optional[Webhooks] = None
         self.handled: Optional[HandledLog] = None
+        self.storage: Optional[Storage] = None
         self.supervisor: Optional[Supervisor] = None
         self.websocket: Optional[WebsocketTransport] = None
         # Set when the bot can no longer receive messages; run_bot.py then exits non-zero.
@@ -78,9 +80,11 @@ class BotRunner:
                         "or --allow-rooms")
         self.handled = HandledLog.for_instance(self.config.state_dir, me.id, self.config.instance)
         self.handled.start_mark(iso(datetime.now(timezone.utc)))
+        self.storage = open_storage(self.config.state_dir, me.id)
         self.dispatcher = Dispatcher(client=self.client, registry=registry, access=self.config.access,
                                      allow_bots=self.config.allow_bots, workers=self.config.workers,
-                                     record=self.handled).start()
+                                     record=self.handled, storage=self.storage,
+                                     greeting=self.config.greeting).start()
         if self.config.transport == "websocket":
             self._start_websocket()
         else:
@@ -229,3 +233,5 @@ class BotRunner:
             self.server.stop(timeout / 4)
         if self.handled is not None:
             self.handled.close()
+        if self.storage is not None:
+            self.storage.close()

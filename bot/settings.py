@@ -168,6 +168,7 @@ class Setting:
     help: str
     default: Optional[str] = None  # how --help shows the default, when Config's own value would not say it
     metavar: Optional[str] = None
+    blank_is_value: bool = False  # an empty value is a choice ("say nothing"), not "not set"
 
     @property
     def label(self) -> str:
@@ -177,7 +178,10 @@ class Setting:
     def read(self, flags: Mapping[str, Any], variables: Mapping[str, str]) -> Any:
         """The value from the parsed flags or the variables; None when not given."""
         text = variables.get(self.env, "").strip() if self.env else ""
-        return self.kind.read(flags.get(self.name) if self.flag else None, text, self.label)
+        flag = flags.get(self.name) if self.flag else None
+        if self.blank_is_value and (flag == "" or (flag is None and self.env in variables and not text)):
+            return ""
+        return self.kind.read(flag, text, self.label)
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -231,4 +235,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("workers", None, "BOT_WORKERS", Number(int, 1), "the most commands that run at once (threads start and end with the work)"),
     Setting("max_body_bytes", None, "BOT_MAX_BODY", Number(int, 1024), "largest webhook request accepted, in bytes"),
     Setting("state_dir", None, "BOT_STATE_DIR", Folder(), "folder the bot keeps its state in", default="~/.webex-bot"),
+    Setting("greeting", "--greeting", "BOT_GREETING", Text(),
+            "what the bot says in a space it is added to, when no @on('bot_added') handler speaks; empty: "
+            "nothing", default="a line pointing at help", blank_is_value=True, metavar="TEXT"),
 )

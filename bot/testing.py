@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import weakref
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional, Union
 
 import pytest
 
@@ -31,13 +31,34 @@ Json = dict[str, Any]
 class Chat:
     """One person talking to one bot in one room of the emulator (a direct room unless given)."""
 
-    def __init__(self, control: ControlClient, bot: Json, person: Json, room: Optional[Json] = None) -> None:
+    def __init__(self, control: ControlClient, bot: Json, person: Json, room: Optional[Json] = None,
+                 runner: Optional[BotRunner] = None) -> None:
         self.control = control
         self.bot = bot
         self.person = person
         self.room = room or control.direct_room(person, bot)
-        self.runner: Optional[BotRunner] = None
+        self.runner = runner
         self._seen = len(self._bot_messages())
+
+    def new_space(self, title: str = "Test space") -> "Chat":
+        """A new group space of this person's with the bot added to it (``bot_added``): the chat there.
+
+        Its first ``reply()`` is the bot's greeting, when it greets.
+        """
+        room = self.control.create_group(title, self.person, [])
+        chat = Chat(self.control, self.bot, self.person, room, self.runner)
+        self.control.add_member(room, self.bot, actor=self.person)
+        return chat
+
+    def join(self, who: Union[str, Json]) -> Json:
+        """Someone joins this (group) space (``person_joined``): a person, or a new one of that name."""
+        person = self.control.create_person(who) if isinstance(who, str) else who
+        self.control.add_member(self.room, person, actor=self.person)
+        return person
+
+    def leave(self, person: Json) -> None:
+        """``person`` leaves this space: ``person_left``, or ``bot_removed`` when it is the bot."""
+        self.control.remove_member(self.room, person, actor=self.person)
 
     @property
     def is_group(self) -> bool:
@@ -118,8 +139,7 @@ def testbot(webex_emulator: Emulator, webex_bot_account: Json, webex_person: Jso
     """
     runner = start_test_bot(webex_emulator, webex_bot_account["token"], testbot_plugins,
                             state_dir=tmp_path / "testbot-state")
-    chat = Chat(webex_emulator.control, webex_bot_account, webex_person)
-    chat.runner = runner
+    chat = Chat(webex_emulator.control, webex_bot_account, webex_person, runner=runner)
     try:
         yield chat
     finally:

@@ -10,18 +10,25 @@ from typing import Any, Optional
 
 from .webex import WebexClient
 
-RESOURCES = ("messages", "attachmentActions")
+# What the bot hears, by the name its webhook ends in: (resource, event). Space events come as
+# memberships: the bot's own created is "added to a space", anyone's deleted is "gone".
+HOOKS = {
+    "messages": ("messages", "created"),
+    "attachmentActions": ("attachmentActions", "created"),
+    "memberships created": ("memberships", "created"),
+    "memberships deleted": ("memberships", "deleted"),
+}
 
 
-def webhook_name(bot_name: str, instance: str, resource: str) -> str:
-    return f"{bot_name} [{instance}] {resource}"
+def webhook_name(bot_name: str, instance: str, label: str) -> str:
+    return f"{bot_name} [{instance}] {label}"
 
 
 class Webhooks:
     def __init__(self, client: WebexClient, *, bot_name: str, instance: str, secret: str) -> None:
         self.client = client
         self.secret = secret
-        self.names = {webhook_name(bot_name, instance, r): r for r in RESOURCES}
+        self.names = {webhook_name(bot_name, instance, label): hook for label, hook in HOOKS.items()}
 
     def ours(self) -> list[Any]:
         """Our webhooks as Webex lists them (one GET)."""
@@ -41,16 +48,17 @@ class Webhooks:
                 changes.append(f"removed a duplicate webhook '{hook.name}'")
             else:
                 found[hook.name] = hook
-        # The two webhooks are independent: made in parallel, start-up waits for one round trip, not two.
+        # The webhooks are independent: made in parallel, start-up waits for one round trip, not four.
         with ThreadPoolExecutor(max_workers=len(self.names)) as pool:
             outcomes = list(pool.map(lambda item: self._ensure(found.get(item[0]), *item, target_url),
                                      self.names.items()))
         return changes + [change for change in outcomes if change]
 
-    def _ensure(self, hook: Any, name: str, resource: str, target_url: str) -> Optional[str]:
+    def _ensure(self, hook: Any, name: str, kind: tuple[str, str], target_url: str) -> Optional[str]:
         """Create or mend one of our webhooks; the change made, if any."""
         if hook is None:
-            self.client.create_webhook(name=name, targetUrl=target_url, resource=resource, event="created",
+            resource, event = kind
+            self.client.create_webhook(name=name, targetUrl=target_url, resource=resource, event=event,
                                        secret=self.secret)
             return f"created webhook '{name}'"
         if hook.targetUrl != target_url or hook.status != "active" or hook.secret != self.secret:

@@ -27,7 +27,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from . import ids
 from .errors import DeviceError, TransportError, WebexError, WebexUnavailable
-from .events import CARD_ACTION, MESSAGE, Event, Outcome
+from .events import CARD_ACTION, JOINED, LEFT, MESSAGE, Event, Outcome
 from .logs import clip
 from .retry import TRANSIENT, RetryPolicy, Verdict, rate_limited
 from .wdm import DeviceRegistry
@@ -35,6 +35,7 @@ from .wdm import DeviceRegistry
 log = logging.getLogger(__name__)
 QUERY = "outboundWireFormat=text&bufferStates=true&aliasHttpStatus=true"
 READY_EVENTS = ("mercury.buffer_state", "mercury.registration_status")
+SPACE_VERBS = {"add": JOINED, "leave": LEFT}  # someone added to a space, or gone from it
 PERMANENT_CLOSES = {
     4400: "Webex rejected the websocket request (4400)",
     4401: "Webex refused the bot token on the websocket (4401): check WEBEX_BOT_TOKEN",
@@ -292,9 +293,11 @@ class WebsocketTransport:
 
     def _event(self, activity: dict[str, Any]) -> Optional[Event]:
         """The event an activity calls for, or None when there is nothing to do."""
+        verb = activity.get("verb")
+        if verb in SPACE_VERBS:
+            return self._membership(activity, SPACE_VERBS[verb])
         if ids.same(str((activity.get("actor") or {}).get("id", "")), self.my_uuid):
             return None
-        verb = activity.get("verb")
         obj = activity.get("object") or {}
         if verb == "post":
             kind, type_, path, activity_uuid = MESSAGE, "MESSAGE", "messages", activity["id"]
@@ -318,6 +321,21 @@ class WebsocketTransport:
                      room_type="direct" if "ONE_ON_ONE" in tags else "group",
                      created=str(activity.get("published", "")), transport="websocket",
                      resolve=lambda: self._lookup(target, path, activity_uuid))
+
+    def _membership(self, activity: dict[str, Any], kind: str) -> Event:
+        """Someone added to or gone from a space, as the webhook says it: the ids are built from the
+        uuids (the dispatcher checks the space's), the membership's as Webex makes it, member and space."""
+        person, target = activity["object"], activity["target"]
+        actor = activity.get("actor") or {}
+        if not (ids.valid_uuid(person["id"]) and ids.valid_uuid(target["id"])):
+            raise ValueError("the activity names no uuid")
+        actor_id = ids.build(self.cluster, "PEOPLE", actor["id"]) if ids.valid_uuid(actor.get("id")) else ""
+        return Event(kind=kind, id=ids.build(self.cluster, "MEMBERSHIP", f"{person['id']}:{target['id']}"),
+                     room_id=ids.build(self.cluster, "ROOM", target["id"]),
+                     person_id=ids.build(self.cluster, "PEOPLE", person["id"]),
+                     person_email=str(person.get("emailAddress", "")), person_name=str(person.get("displayName", "")),
+                     room_type="direct" if "ONE_ON_ONE" in (target.get("tags") or []) else "group",
+                     created=str(activity.get("published", "")), transport="websocket", actor_id=actor_id)
 
     def _lookup(self, target: dict[str, Any], kind: str, activity_uuid: str) -> str:
         """The REST id, from the conversation service of the activity's own cluster.

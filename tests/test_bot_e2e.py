@@ -239,9 +239,9 @@ def test_unknown_command_suggests_and_points_to_help(testbot):
     assert "`shuot`" in answer and "`shout`" in answer and "`help`" in answer
 
 
-def test_a_bare_mention_points_to_help(testbot, webex_emulator):
-    group = webex_emulator.control.create_group("Team", testbot.person, [testbot.bot])
-    chat = Chat(webex_emulator.control, testbot.bot, testbot.person, room=group)
+def test_a_bare_mention_points_to_help(testbot):
+    chat = testbot.new_space("Team")
+    assert chat.reply() == "Hello, I'm Test Bot. Mention me with `help` to see what I can do."  # the greeting
     chat.say("")
     assert chat.reply() == "Hello! Say `help` to see what I can do."
 
@@ -253,9 +253,10 @@ def test_handler_returning_none_sends_nothing(testbot):
 
 
 def test_group_room_mention_is_stripped(testbot, webex_emulator):
-    other = webex_emulator.control.create_person("Grace Hopper")
-    group = webex_emulator.control.create_group("Team", testbot.person, [testbot.bot, other])
-    chat = Chat(webex_emulator.control, testbot.bot, testbot.person, room=group)
+    chat = testbot.new_space("Team")
+    chat.reply()  # the bot's greeting
+    other = chat.join("Grace Hopper")
+    group = chat.room
     chat.say("add 20 22")
     assert chat.reply() == "42"
     webex_emulator.control.post(other, "shout unmentioned", room=group)

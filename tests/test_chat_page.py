@@ -262,6 +262,44 @@ def test_the_traffic_panel_shows_the_webhook_and_the_reply_call(page, world, per
 
 
 
+def test_a_space_made_from_the_page_with_the_bot_has_it_as_a_member_and_is_greeted(page, world, person):
+    emulator, bot = world
+    grace = emulator.control.create_person("Grace Hopper")
+    page.goto(f"{emulator.chat_url}?as={person['id']}")
+    page.locator("body.ready").wait_for()
+    page.get_by_role("button", name="+ New space").click()
+    form = page.get_by_role("form", name="New group space")
+    form.get_by_label("Title").fill(f"Greetings of {person['displayName']}")
+    form.get_by_label("Sandbox Bot (bot)").check()
+    form.get_by_role("button", name="Create space").click()
+    expect(form).to_be_hidden()
+    expect(page.locator("#room-title")).to_have_text(f"Greetings of {person['displayName']}")
+    expect(page.locator("#room-subtitle")).to_have_text("Group space with you, Sandbox Bot")
+    expect(page.locator(".space[aria-current=true] .space-name")).to_have_text(f"Greetings of {person['displayName']}")
+    [made] = [r for r in emulator.control.rooms() if r["title"] == f"Greetings of {person['displayName']}"]
+    assert (made["type"], made["creatorId"], sorted(made["memberIds"])) == ("group", person["id"],
+                                                                            sorted([person["id"], bot["id"]]))
+    assert grace["id"] not in made["memberIds"]
+    assert page.evaluate("location.hash") == f"#{made['id']}"
+    expect(bot_messages(page)).to_have_count(1)
+    expect(bot_messages(page).first).to_contain_text("Hello, I'm Sandbox Bot. Mention me with help")
+
+
+def test_the_bot_added_to_the_open_group_space_greets_it(page, world, person):
+    emulator, bot = world
+    grace = emulator.control.create_person("Grace Hopper")
+    group = emulator.control.create_group(f"Later for {person['displayName']}", person, [grace])
+    open_chat(page, emulator, person, group)
+    expect(page.locator("#room-subtitle")).to_have_text("Group space with you, Grace Hopper")
+    page.get_by_label("Person or bot to add").select_option(label="Sandbox Bot (bot)")
+    page.get_by_role("button", name="Add to space").click()
+    expect(page.locator("#room-subtitle")).to_have_text("Group space with you, Grace Hopper, Sandbox Bot")
+    [room] = [r for r in emulator.control.rooms() if r["id"] == group["id"]]
+    assert bot["id"] in room["memberIds"]
+    expect(page.get_by_label("Person or bot to add").locator("option", has_text="Sandbox Bot")).to_have_count(0)
+    expect(bot_messages(page).first).to_contain_text("Mention me with help to see what I can do.")
+
+
 def test_long_polls_are_bounded_and_wake_on_news():
     """No browser needed: at most four polls wait at once (the API keeps its threads), the rest are
     told to come back later; a new message wakes the waiting ones; a waiting poll does not hold up

@@ -103,6 +103,16 @@ def test_an_empty_flag_is_not_set():
     assert load(["--instance", ""], {"BOT_INSTANCE": "from-env"}).instance == "from-env"
 
 
+def test_an_empty_greeting_is_a_choice_not_unset():
+    """``BOT_GREETING=`` turns the greeting off; unset, the bot says its own line."""
+    assert load().greeting is None
+    assert load(environ={"BOT_GREETING": "Hi all"}).greeting == "Hi all"
+    assert load(environ={"BOT_GREETING": ""}, dotenv={"BOT_GREETING": "from the file"}).greeting == ""
+    assert load(dotenv={"BOT_GREETING": ""}).greeting == ""
+    assert load(["--greeting", ""], {"BOT_GREETING": "Hi all"}).greeting == ""
+    assert load(["--greeting", "Ahoy"], {"BOT_GREETING": ""}).greeting == "Ahoy"
+
+
 # -- one test per kind of value -----------------------------------------------------------------
 
 def test_text_is_stripped_and_tidied():

@@ -131,8 +131,9 @@ def vote(control, person, card_message, choice: str) -> None:
 def test_poll_card_and_votes_in_a_group(testbot, webex_emulator):
     control = webex_emulator.control
     grace = control.create_person("Grace Hopper", "grace@example.com")
-    group = control.create_group("Team", testbot.person, [testbot.bot, grace])
-    chat = Chat(control, testbot.bot, testbot.person, room=group)
+    chat = testbot.new_space("Team")
+    assert "`help`" in chat.reply()  # the bot's greeting
+    chat.join(grace)
 
     chat.say("poll \u201cWhere do we eat?\u201d pizza sushi salad sushi")
     [message] = chat.replies()
@@ -176,8 +177,8 @@ def test_poll_needs_two_to_ten_options(testbot, said):
 
 def test_a_vote_on_a_poll_the_bot_does_not_know_is_answered_directly(testbot, webex_emulator):
     control = webex_emulator.control
-    group = control.create_group("Team", testbot.person, [testbot.bot])
-    chat = Chat(control, testbot.bot, testbot.person, room=group)
+    chat = testbot.new_space("Team")
+    chat.reply()  # the bot's greeting
     chat.say("poll Tea? yes no")
     [message] = chat.replies()
     poll_id = message["attachments"][0]["content"]["actions"][0]["data"]["poll"]

@@ -162,7 +162,9 @@ def test_signed_malformed_json_is_a_bad_request(runner):
 
 def test_signed_json_that_is_not_an_envelope_is_a_bad_request(runner):
     for body in ({"hello": "world"}, {"resource": "messages", "event": "created", "data": {"roomId": "x"}},
-                 {"resource": "messages", "event": "created", "data": "id"}, ["resource", "messages"], "a string"):
+                 {"resource": "messages", "event": "created", "data": "id"}, ["resource", "messages"], "a string",
+                 {"resource": "memberships", "event": "created", "data": {"id": "Zm9v", "personId": "Zm9v"}},
+                 {"resource": "memberships", "event": "updated", "data": {"id": "Zm9v", "roomId": "Zm9v"}}):
         response = deliver(runner, json.dumps(body).encode())
         assert response.status_code == 400, body
     assert runner.dispatcher.handled == 0
@@ -170,9 +172,9 @@ def test_signed_json_that_is_not_an_envelope_is_a_bad_request(runner):
 
 def test_a_resource_the_bot_does_not_handle_is_a_bad_request(world, runner):
     message = world.control.post(world.person, "echo member", room=world.room)
-    response = deliver(runner, json.dumps(world.envelope(message, resource="memberships")).encode())
+    response = deliver(runner, json.dumps(world.envelope(message, resource="rooms")).encode())
     assert response.status_code == 400
-    assert "memberships" in response.json()["status"]
+    assert "rooms" in response.json()["status"]
     settle(world.control, runner)
     assert not world.fetched(message) and world.bot_replies() == []
 

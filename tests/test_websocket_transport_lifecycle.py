@@ -22,6 +22,7 @@ from bot.ids import uuid_of
 from bot.runner import StartupError
 from bot.testing import Chat
 from bot.wdm import DeviceRegistry
+from bot.webhooks import HOOKS
 from bot.websocket import WebsocketTransport
 from support import Bots, answers, deliveries_of, fakes_running, program_env, settle, until
 from websocket_transport_kit import Json, device_ids, device_of, fetches, lookups, status, transport_of
@@ -210,7 +211,7 @@ def test_a_tunnel_that_keeps_dying_hands_over_to_the_websocket(bots: Bots, fake_
     control, bot = bots.control, bots.bot
     runner = bots.start(**fake_ngrok, health_interval=0.1)
     supervisor = runner.supervisor
-    assert supervisor is not None and runner.websocket is None and len(control.webhooks()) == 2
+    assert supervisor is not None and runner.websocket is None and len(control.webhooks()) == len(HOOKS)
     chat = bots.chat()
     chat.say("yell through the tunnel")
     assert chat.reply() == "THROUGH THE TUNNEL"

@@ -1,7 +1,8 @@
 """Conversation activities: what Webex's device websocket and conversation service say happened.
 
-Mercury pushes an activity for each new message or card submit, and the conversation service answers
-a lookup of one with the same shape, so both build them here.
+Mercury pushes an activity for each new message or card submit, and ``add``/``leave`` for people who
+join or leave a space; the conversation service answers a lookup of a message or submit with the same
+shape, so both build them here.
 
 At Webex their content is JWE ciphertext under the KMS key the activity names in ``encryptionKeyUrl``;
 a client gets that key from the KMS (the catalog's ``encryption`` service) through a JOSE/ECDH key
@@ -16,7 +17,7 @@ import json
 from typing import Any
 
 from .ids import decode_id, new_uuid, timestamp
-from .models import ORG_UUID, AttachmentAction, Message, Person, Room
+from .models import ORG_UUID, AttachmentAction, Event, MembershipChange, Message, Person, Room
 from .settings import Settings
 
 
@@ -108,3 +109,18 @@ def action_activity(action: AttachmentAction, conversation_url: str, settings: S
     named = card.parent if settings.card_action_parent == "thread" and card.parent is not None else card
     activity["parent"] = {"id": named.uuid, "type": settings.card_action_parent_type}
     return activity
+
+
+SPACE_VERBS = {"created": "add", "deleted": "leave"}  # membership event type -> activity verb
+
+
+def membership_activity(event: Event, change: MembershipChange, conversation_url: str,
+                        settings: Settings) -> dict[str, Any]:
+    """``add`` or ``leave``: who did it, the person who joined or left (their email and name only with
+    ``settings.space_event_person_fields``) and the space."""
+    person = change.person
+    obj: dict[str, Any] = {"id": person.uuid, "objectType": "person"}
+    if settings.space_event_person_fields:
+        obj.update({"emailAddress": person.email, "displayName": person.display_name})
+    return _activity(new_uuid(), SPACE_VERBS[event.type], event.created, event.actor, change.room,
+                     conversation_url, obj)

@@ -64,6 +64,15 @@ class ControlClient:
         return self._call("POST", "/rooms", json={"type": "direct", "creatorId": one["id"],
                                                   "memberIds": [other["id"]]})
 
+    def add_member(self, room: Json, person: Json, actor: Optional[Json] = None) -> Json:
+        """Add ``person`` to a group ``room`` as ``actor`` (the room's creator by default); its membership."""
+        body = {"personId": person["id"], **({"actorId": actor["id"]} if actor else {})}
+        return self._call("POST", f"/rooms/{room['id']}/members", json=body)
+
+    def remove_member(self, room: Json, person: Json, actor: Optional[Json] = None) -> None:
+        params = {"actorId": actor["id"]} if actor else {}
+        self._call("DELETE", f"/rooms/{room['id']}/members/{person['id']}", params=params)
+
     def people(self) -> list[Json]:
         return self._call("GET", "/people")["items"]
 

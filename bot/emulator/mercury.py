@@ -1,14 +1,15 @@
 """Mercury, the device websocket: Webex's way to push events to a bot that has no public URL.
 
-A device registered over WDM (see ``wdm.py``) gets a ``webSocketUrl`` here. Every new message or
-card submit its owner may see becomes an envelope in that device's queue, numbered by a per-device
-``sequenceNumber`` and kept until the client acknowledges it; a device with no live connection keeps
-its envelopes and gets them on the next one (``bufferStates``). Whether Webex really replays is
-UNSURE, so two settings make it stricter: ``ws_replay`` off keeps nothing for a device without a live
-connection (events then are dropped, and un-acked envelopes go with the connection that carried them),
-and ``replay_unacked`` off discards what was kept when the next connection comes; what is kept is
-replayed for ``replay_window`` seconds only. Either way a lost
-envelope still used its sequence number, so the client sees a gap, as it would at Webex.
+A device registered over WDM (see ``wdm.py``) gets a ``webSocketUrl`` here. Every new message or card
+submit its owner may see, and every person who joins or leaves a space of its owner, becomes an
+envelope in that device's queue, numbered by a per-device ``sequenceNumber`` and kept until the client
+acknowledges it; a device with no live connection keeps its envelopes and gets them on the next one
+(``bufferStates``). Whether Webex really replays is UNSURE, so two settings make it stricter:
+``ws_replay`` off keeps nothing for a device without a live connection (events then are dropped, and
+un-acked envelopes go with the connection that carried them), and ``replay_unacked`` off discards what
+was kept when the next connection comes; what is kept is replayed for ``replay_window`` seconds only.
+Either way a lost envelope still used its sequence number, so the client sees a gap, as it would at
+Webex.
 
 The server is the threaded ``websockets.sync`` one. Each connection has one writer thread, the only
 code that writes to that socket, because acks, pongs and events written from several threads at once
@@ -38,9 +39,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
-from .activities import action_activity, message_activities
+from .activities import SPACE_VERBS, action_activity, membership_activity, message_activities
 from .ids import new_uuid, timestamp
-from .models import Person
+from .models import Event, MembershipChange, Person
 from .settings import Settings
 from .store import Store
 
@@ -184,13 +185,17 @@ class Mercury:
 
     # -- events ----------------------------------------------------------------------------------
     def on_event(self, kind: str, obj: Any) -> None:
-        """Queue the activities of a new message or card submit for every device allowed to see it."""
+        """Queue the activities of a new message, card submit or space membership for every device
+        allowed to see it."""
         sees: Callable[[Person], bool]
         if kind == "message":
             activities, sees = message_activities(obj, self._conversation_url()), obj.visible_to
         elif kind == "action":
             activities = [action_activity(obj, self._conversation_url(), self.settings)]
             sees = partial(operator.is_, obj.message.author)
+        elif kind == "event" and (change := self._space_change(obj)) is not None:
+            activities = [membership_activity(obj, change, self._conversation_url(), self.settings)]
+            sees = partial(self._sees_membership, obj.type, change)
         else:
             return
         with self.store.lock, self._lock:
@@ -198,6 +203,18 @@ class Mercury:
                 if sees(device.owner):
                     for activity in activities:
                         self._enqueue(device, activity)
+
+    def _space_change(self, event: Event) -> Optional[MembershipChange]:
+        """The join or leave ``event`` is, when the websocket tells of it."""
+        change = event.membership
+        if change is None or event.type not in SPACE_VERBS:
+            return None
+        return None if change.founding and not self.settings.add_seen_at_creation else change
+
+    def _sees_membership(self, type: str, change: MembershipChange, owner: Person) -> bool:
+        """The members after the change; the removed one only with ``leave_seen_by_removed``."""
+        removed = type == "deleted" and owner is change.person
+        return owner in change.members and (not removed or self.settings.leave_seen_by_removed)
 
     def _enqueue(self, device: Device, activity: dict[str, Any]) -> None:
         device.sequence += 1

@@ -293,12 +293,23 @@ class Webhook:
         return body
 
 
+@dataclass(frozen=True)
+class MembershipChange:
+    """Whom a membership event is about and who was in the room then (the removed person included):
+    the websocket's ``add`` and ``leave`` activities name them, and reach only those members."""
+    room: Room
+    person: Person
+    members: tuple[Person, ...]
+    founding: bool  # made with the room, not added to it later
+
+
 @dataclass
 class Event:
     """One entry of the org's event log (``GET /events``) and what webhooks hear of the same change.
 
     ``data`` is the resource as it was then (what ``/events`` shows); ``hook_data`` is what a webhook
-    delivery carries; ``audience`` says whose creator-owned webhooks may hear of it.
+    delivery carries; ``audience`` says whose creator-owned webhooks may hear of it; ``membership``
+    says what a membership event is about, as the websocket needs it.
     """
     uuid: str
     resource: str  # messages | memberships | rooms | attachmentActions
@@ -309,6 +320,7 @@ class Event:
     audience: Callable[[Person], bool]
     created: str
     seq: int
+    membership: Optional[MembershipChange] = None
 
     @property
     def id(self) -> str:

@@ -51,6 +51,21 @@ class Settings:
     # homed in eu-central-1_k) still finds it. UNSURE at Webex; False answers 404, the unkind choice.
     ids_any_cluster: bool = False
 
+    # Whether the ``object`` of an ``add``/``leave`` websocket activity names the person's
+    # ``emailAddress`` and ``displayName``. UNSURE at Webex; False (only ``id`` and ``objectType``) is
+    # the unkind choice: the client must look the person up over REST.
+    space_event_person_fields: bool = True
+    # Whether the removed person's own devices get the ``leave`` activity of their removal. UNSURE at
+    # Webex; False, the unkind default: a bot on the websocket does not learn that it was removed.
+    leave_seen_by_removed: bool = False
+    # Whether the members a space is made with get ``add`` activities (Webex may send the space's
+    # ``create`` activity instead, which the emulator does not). UNSURE; False, the unkind default: a
+    # bot on the websocket made a member of a new space hears of it only by its first message.
+    add_seen_at_creation: bool = False
+    # The highest Adaptive Card ``version`` POST /messages takes. UNSURE whether Webex refuses a newer
+    # card or shows its fallback text; refusing (400) is the unkind choice.
+    card_max_version: str = "1.3"
+
     def update(self, changes: dict[str, Any]) -> None:
         """Apply ``changes`` (snake_case or camelCase names); unknown names raise ValueError."""
         known = {f.name: f.type for f in fields(self)}

@@ -16,7 +16,8 @@ from typing import Any, Callable, Iterator, Optional, TypeVar
 
 from .ids import decode_id, encode_id, new_uuid, timestamp
 from .markup import Rendered, render
-from .models import AttachmentAction, Event, Message, Person, Room, StoredFile, Team, Webhook, new_token
+from .models import (AttachmentAction, Event, MembershipChange, Message, Person, Room, StoredFile, Team, Webhook,
+                     new_token)
 
 T = TypeVar("T")
 WEBHOOK_CHANGES = frozenset({"name", "target_url", "secret"})
@@ -59,10 +60,11 @@ class Store:
             listener(kind, obj)
 
     def _log(self, resource: str, type: str, actor: Person, data: dict[str, Any],
-             audience: Callable[[Person], bool], hook_data: dict[str, Any] | None = None) -> None:
+             audience: Callable[[Person], bool], hook_data: dict[str, Any] | None = None,
+             membership: MembershipChange | None = None) -> None:
         """Log one change (within ``_change``), to be published when the change is done."""
         event = Event(new_uuid(), resource, type, actor, data, data if hook_data is None else hook_data,
-                      audience, timestamp(), next(self._sequence))
+                      audience, timestamp(), next(self._sequence), membership)
         self.events[event.uuid] = event
         self._unpublished.append(event)
 
@@ -82,9 +84,13 @@ class Store:
         for event in ready:
             self._publish("event", event)
 
-    def _log_membership(self, type: str, actor: Person, room: Room, person: Person) -> None:
+    def _log_membership(self, type: str, actor: Person, room: Room, person: Person, founding: bool = False) -> None:
+        """Told to who is in the room at that moment (a bot added later does not hear of the members
+        before it), and the removed person keeps hearing of their removal by webhook."""
+        members = tuple(room.members)
         self._log("memberships", type, actor, room.membership_json(person),
-                  lambda owner: owner in room.members or owner is person)
+                  lambda owner: owner in members or owner is person,
+                  membership=MembershipChange(room, person, members, founding))
 
     def _log_room(self, type: str, actor: Person, room: Room) -> None:
         self._log("rooms", type, actor, room.to_json(), lambda owner: owner in room.members)
@@ -150,7 +156,7 @@ class Store:
             self.rooms[room.uuid] = room
             self._log_room("created", creator, room)
             for person in [creator] + [m for m in members if m is not creator]:
-                self.add_member(room, person, actor=creator)
+                self.add_member(room, person, actor=creator, founding=True)
         return room
 
     def direct_room(self, one: Person, other: Person) -> Room:
@@ -183,10 +189,12 @@ class Store:
             group.moderators.add(person.uuid)
         return True
 
-    def add_member(self, room: Room, person: Person, *, actor: Person, moderator: bool = False) -> None:
+    def add_member(self, room: Room, person: Person, *, actor: Person, moderator: bool = False,
+                   founding: bool = False) -> None:
+        """Add ``person``; ``founding``: as one of the members ``room`` is made with."""
         with self._change():
             if self._join(room, person, moderator):
-                self._log_membership("created", actor, room, person)
+                self._log_membership("created", actor, room, person, founding)
 
     def remove_member(self, room: Room, person: Person, *, actor: Person) -> None:
         with self._change():

@@ -1,14 +1,16 @@
-"""Control of who exists: people, bots and rooms, made at will and listed with their tokens."""
+"""Control of who exists: people, bots and rooms, made at will and listed with their tokens, and who
+is in which group room (each change logged as Webex's membership event, so webhooks and devices hear
+of it)."""
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 
 from ..http import body_json, fail, json_response
-from ..models import Person
+from ..models import Person, Room
 from ..store import Store
-from .common import named_person
+from .common import named_person, named_room
 
 ROUTES = {
     "POST /_emulator/people": ("create a person or bot {displayName, email?, type?: person|bot, token?} -> person + token "
@@ -16,6 +18,9 @@ ROUTES = {
     "GET /_emulator/people": "every person and bot, with tokens",
     "POST /_emulator/rooms": "create a room {title, type: group|direct, creatorId, memberIds[], cluster?}",
     "GET /_emulator/rooms": "every room",
+    "POST /_emulator/rooms/<roomId>/members": ("add a person or bot to a group room {personId, actorId?, "
+                                               "isModerator?} (actor: the room's creator by default) -> membership"),
+    "DELETE /_emulator/rooms/<roomId>/members/<personId>": "remove them from a group room {actorId?: query}",
 }
 
 
@@ -63,5 +68,32 @@ def create_blueprint(store: Store) -> Blueprint:
     @bp.get("/rooms")
     def rooms_list() -> Response:
         return json_response({"items": [r.control_json() for r in store.all_rooms()]})
+
+    def actor_in(room: Room, actor_id: Any) -> Person:
+        """Who makes a membership change: the room's creator unless named."""
+        return named_person(store, actor_id) if actor_id else room.creator
+
+    @bp.post("/rooms/<room_id>/members")
+    def members_add(room_id: str) -> Response:
+        room, fields = named_room(store, room_id), body_json()
+        person = named_person(store, fields.get("personId"))
+        actor = actor_in(room, fields.get("actorId"))
+        if room.type == "direct":
+            fail(400, "Nobody can be added to a direct room.")
+        if person in room.members:
+            fail(409, "The person is already a member of the room.")
+        store.add_member(room, person, actor=actor, moderator=bool(fields.get("isModerator")))
+        return json_response(room.membership_json(person))
+
+    @bp.delete("/rooms/<room_id>/members/<person_id>")
+    def members_remove(room_id: str, person_id: str) -> Response:
+        room, person = named_room(store, room_id), named_person(store, person_id)
+        actor = actor_in(room, request.args.get("actorId"))
+        if person not in room.members:
+            fail(404, "The person is not a member of the room.")
+        if room.type == "direct":
+            fail(400, "Nobody can be removed from a direct room.")
+        store.remove_member(room, person, actor=actor)
+        return Response(status=204)
 
     return bp

@@ -2,10 +2,12 @@
 
 Webex's rules for bots hold here: in a group space a bot sees only its own messages and those that
 mention it, and lists the space's messages only with ``mentionedPeople=me``. A card may come alone,
-without text or markdown, as Webex takes it; such a message then shows no ``text`` (nor ``html``).
+without text or markdown, as Webex takes it; such a message then shows no ``text`` (nor ``html``). A
+card newer than Webex renders (``settings.card_max_version``) is refused.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Optional
 
 from flask import Blueprint, Response, request
@@ -17,6 +19,7 @@ from ..store import Store
 from .common import Visible, paginate, parse_time
 from .contents import fetch_file, keep_upload
 
+VERSION = re.compile(r"\d+(\.\d+)*")
 MAX_TEXT_BYTES = 7439
 MAX_EDITS = 10  # the spec: "Update a message you have posted not more than 10 times"
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -29,6 +32,21 @@ def message_body(fields: dict[str, Any]) -> tuple[Optional[str], Optional[str]]:
         if value is not None and (not isinstance(value, str) or len(value.encode()) > MAX_TEXT_BYTES):
             fail(400, f"{name} must be a string of at most {MAX_TEXT_BYTES} bytes.")
     return text, markdown
+
+
+def version_of(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def check_card(content: dict[str, Any], max_version: str) -> None:
+    """400 unless ``content`` is an Adaptive Card of a version Webex renders (a card without one is
+    taken, as the emulator always took it)."""
+    version = content.get("version", max_version)
+    if content.get("type") != "AdaptiveCard" or not isinstance(version, str) or not VERSION.fullmatch(version):
+        fail(400, "An attachment's content must be {'type': 'AdaptiveCard', 'version': '<major>.<minor>', ...}.")
+    if version_of(version) > version_of(max_version):
+        fail(400, f"Adaptive Card version {version} is not supported: Webex renders cards up to version "
+                  f"{max_version}.")
 
 
 def create_messages_blueprint(store: Store, visible: Visible, settings: Settings) -> Blueprint:
@@ -61,6 +79,8 @@ def create_messages_blueprint(store: Store, visible: Visible, settings: Settings
                 not isinstance(a, dict) or a.get("contentType") != CARD_TYPE or not isinstance(a.get("content"), dict)
                 for a in attachments):
             fail(400, f"attachments takes at most one {{'contentType': '{CARD_TYPE}', 'content': {{...}}}}.")
+        for attachment in attachments:
+            check_card(attachment["content"], settings.card_max_version)
         if not (text or markdown or files or attachments):
             fail(400, "A message needs text, markdown, files or attachments.")
         room = destination_room(author, targets[0], fields[targets[0]])

@@ -5,6 +5,7 @@ import { createComposer } from "./composer.js";
 import { el } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
 import { avatar, messageNode as renderMessage } from "./message.js";
+import { addMemberForm, newSpaceForm } from "./spaces.js";
 import { createTrafficPanel } from "./traffic.js";
 const $ = (id) => document.getElementById(id);
 
@@ -190,6 +191,65 @@ async function send(r, draft, parentId) {
 }
 
 // -- spaces --------------------------------------------------------------------------------------
+async function reloadInto(roomId) {
+  await loadState();
+  renderPeople();
+  selectRoom(roomId);
+}
+
+const addMember = (roomId, personId) =>
+  request("POST", `/_emulator/rooms/${encodeURIComponent(roomId)}/members`, { personId, actorId: state.me });
+
+function closeNewSpace() {
+  $("new-space-slot").replaceChildren();
+  $("new-space").setAttribute("aria-expanded", "false");
+}
+
+function toggleNewSpace() {
+  if ($("new-space-slot").childElementCount) return closeNewSpace();
+  const form = newSpaceForm({
+    candidates: [...state.people.values()].filter((p) => p.id !== state.me),
+    onCancel: closeNewSpace,
+    // Made empty, then each member added: a bot on the websocket hears `add` only for members added
+    // to a space (see add_seen_at_creation), and should greet whichever way it listens.
+    onCreate: async ({ title, memberIds }) => {
+      try {
+        const made = await request("POST", "/_emulator/rooms",
+          { title, type: "group", creatorId: state.me, memberIds: [] });
+        for (const personId of memberIds) await addMember(made.id, personId);
+        closeNewSpace();
+        await reloadInto(made.id);
+      } catch (error) {
+        toast(`Could not create the space: ${error.message}`);
+      }
+    },
+  });
+  $("new-space-slot").append(form.form);
+  $("new-space").setAttribute("aria-expanded", "true");
+  form.focus();
+}
+
+function renderRoomHeader(r) {
+  const members = others(r);
+  $("room-title").textContent = roomName(r);
+  $("room-subtitle").textContent = r.type === "direct"
+    ? `Direct space with ${members.map((p) => p.displayName).join(", ")}`
+    : `Group space with you, ${members.map((p) => p.displayName).join(", ")}`;
+  $("member-slot").replaceChildren();
+  if (r.type !== "group") return;
+  $("member-slot").append(addMemberForm({
+    candidates: [...state.people.values()].filter((p) => !r.memberIds.includes(p.id)),
+    onAdd: async (personId) => {
+      try {
+        await addMember(r.id, personId);
+        await reloadInto(r.id);
+      } catch (error) {
+        toast(`Could not add them: ${error.message}`);
+      }
+    },
+  }));
+}
+
 function renderSpaces() {
   const list = $("space-list");
   list.replaceChildren(...state.rooms.map((r) => {
@@ -226,20 +286,18 @@ function selectRoom(id) {
   const box = $("messages");
   box.replaceChildren();
   $("composer-slot").replaceChildren();
+  $("member-slot").replaceChildren();
   $("group-hint").hidden = true;
   if (!r) {
     $("room-title").textContent = state.me ? "No spaces yet" : "Nobody here yet";
     $("room-subtitle").textContent = state.me
-      ? "Create a space with POST /_emulator/rooms, or start the sandbox."
+      ? "Make one with “New space”, or start the sandbox."
       : "Create a person with POST /_emulator/people, or start the sandbox.";
     return;
   }
   history.replaceState(null, "", `${location.pathname}${location.search}#${encodeURIComponent(r.id)}`);
   const members = others(r);
-  $("room-title").textContent = roomName(r);
-  $("room-subtitle").textContent = r.type === "direct"
-    ? `Direct space with ${members.map((p) => p.displayName).join(", ")}`
-    : `Group space with you, ${members.map((p) => p.displayName).join(", ")}`;
+  renderRoomHeader(r);
   $("group-hint").hidden = r.type !== "group";
   const messages = [...state.messages.values()].filter((m) => m.roomId === r.id).sort((a, b) => order(a) - order(b));
   for (const message of messages) placeMessage(message);
@@ -285,6 +343,7 @@ function scheduleRefresh() {
     const current = state.roomId && room(state.roomId);
     if (current) {
       for (const message of state.messages.values()) if (message.roomId === current.id) placeMessage(message);
+      renderRoomHeader(current);
       renderSpaces();
     } else {
       selectRoom(decodeURIComponent(location.hash.slice(1)));
@@ -348,6 +407,7 @@ async function start() {
     const wanted = decodeURIComponent(location.hash.slice(1));
     if (wanted !== state.roomId && room(wanted)) selectRoom(wanted);
   });
+  $("new-space").addEventListener("click", toggleNewSpace);
   $("as-person").addEventListener("change", (event) => {
     location.search = `?as=${encodeURIComponent(event.target.value)}`;
   });
