@@ -76,6 +76,8 @@ class Event:
         if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
             raise BadEvent("the envelope has no data.id")
         resource, change = envelope.get("resource"), envelope.get("event")
+        if not isinstance(change, str):
+            raise BadEvent("the envelope's event is not a word")
         if resource == "memberships" and change in MEMBERSHIP_KINDS:
             kind = MEMBERSHIP_KINDS[change]
         elif resource in ("messages", "attachmentActions") and change == "created":
@@ -88,11 +90,11 @@ class Event:
                                                         "created", "personDisplayName")}
         fields["actorId"] = envelope.get("actorId", "")
         for name, value in fields.items():
+            where = name if name == "actorId" else f"data.{name}"
             if not isinstance(value, str) or len(value) > MAX_FIELD:
-                raise BadEvent(f"data.{name} is not a short string")
-        for name in ("id", "roomId", "personId", "actorId"):
-            if fields[name] and not ids.valid(fields[name]):
-                raise BadEvent(f"data.{name} is not a Webex id")
+                raise BadEvent(f"{where} is not a short string")
+            if name in ("id", "roomId", "personId", "actorId") and value and not ids.valid(value):
+                raise BadEvent(f"{where} is not a Webex id")
         if kind in (JOINED, LEFT) and not (fields["roomId"] and fields["personId"]):
             raise BadEvent("a membership event names no room or no person")
         return cls(kind=kind, id=fields["id"], room_id=fields["roomId"], person_id=fields["personId"],
