@@ -9,8 +9,8 @@ The public surface for plugin authors (plugins import nothing else of ``bot``)::
         return ctx.text.upper()
 """
 from .context import Context, Member
-from .registry import CommandInfo, card_action, command, fallback, hears, on
+from .registry import CommandInfo, card_action, command, cron, every, fallback, hears, incoming, on
 from .replies import Reply, card, file
 
-__all__ = ["CommandInfo", "Context", "Member", "Reply", "card", "card_action", "command", "fallback", "file",
-           "hears", "on"]
+__all__ = ["CommandInfo", "Context", "Member", "Reply", "card", "card_action", "command", "cron", "every",
+           "fallback", "file", "hears", "incoming", "on"]

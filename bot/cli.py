@@ -12,7 +12,7 @@ import sys
 import threading
 from typing import Optional
 
-from .config import load_config
+from .config import Config, load_config
 from .errors import EXIT_RUNTIME, BotError
 
 log = logging.getLogger("bot")
@@ -21,6 +21,31 @@ log = logging.getLogger("bot")
 def _fail(message: str, code: int) -> int:
     print(f"error: {message}", file=sys.stderr)
     return code
+
+
+def _print_incoming_urls(config: Config) -> int:
+    """``--incoming-urls``: what to paste into the systems that call the ``@incoming`` routes (the
+    key included: this is the one place it is shown), without starting the bot or calling Webex."""
+    from .plugins import load_plugins
+
+    registry, _errors = load_plugins(config.commands_paths)
+    from .inbound import SECRET_SETTING, incoming_key, route_urls
+
+    routes = registry.routes()
+    if not routes:
+        print("no plugin defines an @incoming route")
+        return 0
+    base = config.public_url or (f"https://{config.ngrok_domain}" if config.tunnel == "ngrok" and
+                                 config.ngrok_domain else None)
+    if base is None:
+        print('the tunnel\'s URL is random per start: the bot logs it as "public URL: ..." when it starts; '
+              "put it in place of <public URL>")
+    secret = (f"secret: {SECRET_SETTING} (set it in GitHub's webhook settings)" if config.incoming_secret else
+              f"{SECRET_SETTING} is not set: the route refuses every request until it is")
+    key = incoming_key(config.state_dir, config.incoming_key)
+    for route, url in zip(routes, route_urls(base or "<public URL>", routes, key)):
+        print(f"{url}  {secret}" if route.auth == "github" else url)
+    return 0
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -36,6 +61,11 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     route_child_stderr()
     redactor = setup_logging(config.log_level, config.secrets())
+    if config.incoming_urls:
+        try:
+            return _print_incoming_urls(config)
+        except BotError as exc:
+            return _fail(str(exc), exc.exit_code)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

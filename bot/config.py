@@ -63,10 +63,15 @@ class Config:
     max_body_bytes: int = 1024 * 1024
     state_dir: Path = field(default_factory=lambda: Path.home() / ".webex-bot")
     greeting: Optional[str] = None  # None: the dispatcher's line pointing at help; "": none
+    incoming_key: Optional[str] = None  # None: made once and kept in the state folder
+    incoming_secret: Optional[str] = None
+    incoming_rate: int = 60
+    incoming_urls: bool = False
 
     def secrets(self) -> list[str]:
         """Values that must never appear in a log line."""
-        return [s for s in (self.token, self.ngrok_authtoken) if s]
+        return [s for s in (self.token, self.ngrok_authtoken, self.incoming_key, self.incoming_secret) if s]
+
 
 
 _DEFAULTS = {f.name: f.default for f in fields(Config)}
@@ -137,7 +142,7 @@ def _variables(env_file: Path, environ: Mapping[str, str]) -> dict[str, str]:
 
 def _check(config: Config) -> None:
     """The rules that involve more than one setting, or the disk."""
-    if not config.token and not config.sandbox:
+    if not config.token and not (config.sandbox or config.incoming_urls):
         raise ConfigError(f"no bot token: {TOKEN_HELP}")
     if config.tunnel == "none" and config.public_url is None and config.transport != "websocket" \
             and not config.sandbox:

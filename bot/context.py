@@ -12,7 +12,8 @@ import dataclasses
 import logging
 import operator
 import re
-from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, Union
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol, Union
 
 from . import ids
 from .errors import WebexAuthError, WebexError, WebexUnavailable
@@ -26,6 +27,26 @@ if TYPE_CHECKING:
     from .webex import WebexClient
 
 log = logging.getLogger(__name__)
+
+
+class Reminders(Protocol):
+    """What ``ctx.schedule`` files a reminder with (the bot's scheduler)."""
+
+    def remind(self, when: Union[datetime, timedelta], reply: Any, to: str) -> str: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    """An incoming request (``ctx.request`` of an ``@incoming`` handler): which route, and its headers
+    (those that carry the key or the signature left out)."""
+
+    route: str
+    headers: Mapping[str, str]
+
+    @property
+    def github_event(self) -> str:
+        """GitHub's ``X-GitHub-Event`` (``push``, ``pull_request``, ``workflow_run``...), or ""."""
+        return self.headers.get("X-GitHub-Event", "")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +111,7 @@ class Context:
 
     __slots__ = ("_client", "_room_id", "_room_type", "_sender_id", "_sender_email", "_text", "_words",
                  "_command", "_message", "_action", "_thread_id", "_card_message_id", "_in_thread",
-                 "_commands", "_sent", "_observer", "_match", "_person", "_storage")
+                 "_commands", "_sent", "_observer", "_match", "_person", "_storage", "_reminders", "_request")
 
     def __init__(self, *, client: "WebexClient", room_id: str, room_type: str, sender_id: str,
                  sender_email: str, text: str = "", words: tuple[str, ...] = (), command: str = "",
@@ -98,7 +119,8 @@ class Context:
                  in_thread: bool = False, card_message_id: Optional[str] = None,
                  commands: tuple["CommandInfo", ...] = (), observer: Optional[SendObserver] = None,
                  match: Optional[re.Match[str]] = None, person: Optional[Member] = None,
-                 storage: Optional["Storage"] = None) -> None:
+                 storage: Optional["Storage"] = None, reminders: Optional[Reminders] = None,
+                 request: Optional[Request] = None) -> None:
         self._client = client
         self._room_id = room_id
         self._room_type = room_type
@@ -118,6 +140,8 @@ class Context:
         self._match = match
         self._person = person
         self._storage = storage
+        self._reminders = reminders
+        self._request = request
 
     text = _read_only("_text", "The text after the command word, the bot's @-mention removed (the whole "
                                "text for the fallback).")
@@ -130,6 +154,23 @@ class Context:
     in_thread = _read_only("_in_thread", "Whether the message was written in a thread.")
     match = _read_only("_match", "For a ``hears`` handler, the ``re.Match`` of its pattern in the text.")
     person = _read_only("_person", "For a space event, who joined or left (a ``Member``); None otherwise.")
+    request = _read_only("_request", "For an ``@incoming`` handler, the route and the headers; None otherwise.")
+
+    @property
+    def github_event(self) -> str:
+        """For an ``@incoming(auth="github")`` handler, GitHub's event name; "" otherwise."""
+        return self._request.github_event if self._request is not None else ""
+
+    def schedule(self, when: Union[datetime, timedelta], reply: Any, to: Optional[str] = None) -> str:
+        """Send ``reply`` (anything a handler may return) at ``when`` (a time, or a delay from now), to
+        ``to`` (a room id or an email; this space by default). Kept across restarts; sent once.
+        Returns the reminder's id."""
+        if self._reminders is None:
+            raise RuntimeError("this bot runs without a scheduler")
+        target = to or self._room_id
+        if not target:
+            raise ValueError("ctx.schedule needs `to` here: this handler has no space of its own")
+        return self._reminders.remind(when, reply, target)
 
     @property
     def storage(self) -> Storages:

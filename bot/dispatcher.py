@@ -19,9 +19,9 @@ from .access import Access
 from .arguments import bind, split_words
 from .context import Context
 from .dedupe import Dedupe
-from .context import Member
+from .context import Member, Reminders
 from .errors import UsageError, WebexAuthError, WebexError, WebexUnavailable
-from .events import CARD_ACTION, JOINED, Event, Outcome
+from .events import CARD_ACTION, JOB, JOINED, Event, Outcome
 from .handled import SENDING, Answering, HandledLog, InFlight, reply_digest
 from .limits import Unsendable
 from .logs import clip
@@ -61,6 +61,7 @@ class Dispatcher:
         self.record = record
         self.me = client.me()
         self.storage = storage
+        self.reminders: Optional[Reminders] = None  # set once the scheduler runs
         self.greeting = GREETING.format(name=self.me.displayName) if greeting is None else greeting
         # ``workers`` is the most handlers that run at once; threads come and go with the work.
         self.pool: ElasticPool[Event] = ElasticPool(self.handle, most=workers, least=min(2, workers),
@@ -94,6 +95,30 @@ class Dispatcher:
             self.dedupe.forget(event.undone_key)  # who left may join again, and be greeted again
         return Outcome.ACCEPTED
 
+    def submit_job(self, name: str, work: Callable[[], None]) -> Outcome:
+        """Queue work that is no Webex event (a schedule's run, an incoming request, a reminder): run
+        on the same workers, under the same failure handling; BUSY when the queue is full."""
+        if not self._accepting:
+            return Outcome.BUSY
+        try:
+            self.pool.put(Event(kind=JOB, id=name, room_id="", person_id="", work=work))
+        except queue.Full:
+            log.error("dispatcher queue full: %s refused for now", name)
+            return Outcome.BUSY
+        return Outcome.ACCEPTED
+
+    def run_handler(self, handler: Handler, *, room: Optional[str] = None, args: tuple[Any, ...] = (),
+                    context: Optional[dict[str, Any]] = None) -> None:
+        """Run a schedule's or an incoming route's handler (from a job): its ``ctx`` can send, keep and
+        schedule; what it returns goes to ``room`` (a room id or an email), when there is one."""
+        room_id = room if room and "@" not in room else ""
+        ctx = self._context(room_id=room_id, command=handler.name, **(context or {}))
+        self._run(handler, ctx, [], call=args, send=(lambda reply: ctx.send(room, reply)) if room else None)
+
+    def deliver(self, to: str, reply: Any) -> None:
+        """Send ``reply`` to ``to`` (a room id or an email) from no handler: a reminder coming due."""
+        self._context().send(to, reply)
+
     def idle(self) -> bool:
         """Nothing queued and no handler running (an event counts until its handler returns)."""
         return self.pool.pending() == 0
@@ -111,7 +136,10 @@ class Dispatcher:
     def handle(self, event: Event) -> None:
         """Handle one event to the end; failures are logged, never raised."""
         try:
-            if event.kind == CARD_ACTION:
+            if event.kind == JOB:
+                assert event.work is not None
+                event.work()
+            elif event.kind == CARD_ACTION:
                 self._on_card_action(event)
             elif event.is_membership:
                 self._on_space_event(event)
@@ -163,11 +191,10 @@ class Dispatcher:
         match = None
         if handler is None:
             handler, match = self._phrase(text, email, message.roomId)
-        ctx = Context(client=self.client, room_id=message.roomId, room_type=message.roomType or "",
-                      sender_id=message.personId, sender_email=email, command=command, text=rest,
-                      words=tuple(rest_words), message=message, thread_id=message.parentId or message.id,
-                      in_thread=message.parentId is not None, commands=self._commands_for(email, message.roomId),
-                      observer=answering, match=match, storage=self.storage)
+        ctx = self._context(room_id=message.roomId, room_type=message.roomType or "", sender_id=message.personId,
+                            sender_email=email, command=command, text=rest, words=tuple(rest_words), message=message,
+                            thread_id=message.parentId or message.id, in_thread=message.parentId is not None,
+                            commands=self._commands_for(email, message.roomId), observer=answering, match=match)
         if handler is None:
             self._no_command(ctx)
             return
@@ -230,10 +257,9 @@ class Dispatcher:
         if not (self.access.allows(email, action.roomId) and handler.access.allows(email, action.roomId)):
             log.info("ignored a card submit from %s: not allowed", email or action.personId)
             return
-        ctx = Context(client=self.client, room_id=action.roomId, room_type=event.room_type,
-                      sender_id=action.personId, sender_email=email, command=name, action=action,
-                      card_message_id=action.messageId, commands=self._commands_for(email, action.roomId),
-                      storage=self.storage)
+        ctx = self._context(room_id=action.roomId, room_type=event.room_type, sender_id=action.personId,
+                            sender_email=email, command=name, action=action, card_message_id=action.messageId,
+                            commands=self._commands_for(email, action.roomId))
         self._run(handler, ctx, [])
 
     def _on_space_event(self, event: Event) -> None:
@@ -250,9 +276,8 @@ class Dispatcher:
         if handlers and not member.email and name.startswith("person_"):
             person = self.client.person(event.person_id)
             member = Member(person.id, (person.emails or [""])[0].lower(), person.displayName or "")
-        ctx = Context(client=self.client, room_id=room_id, room_type=event.room_type, sender_id=event.actor_id,
-                      sender_email="", person=member, storage=self.storage,
-                      commands=self._commands_for("", room_id))
+        ctx = self._context(room_id=room_id, room_type=event.room_type, sender_id=event.actor_id, person=member,
+                            commands=self._commands_for("", room_id))
         if not self.access.open and name != "bot_removed":
             who = ctx.sender_email if name == "bot_added" else member.email
             if not self.access.allows(who, room_id):
@@ -281,6 +306,11 @@ class Dispatcher:
                              "recent spaces", status=404)
         return str(found)
 
+    def _context(self, **fields: Any) -> Context:
+        """A handler's ``ctx``, with what every handler has: the client, the storage, the reminders."""
+        base = {"room_id": "", "room_type": "", "sender_id": "", "sender_email": ""}
+        return Context(client=self.client, storage=self.storage, reminders=self.reminders, **{**base, **fields})
+
     def _commands_for(self, email: str, room_id: str) -> tuple[CommandInfo, ...]:
         listed = (*self.registry.commands(), *self.registry.phrases())
         return tuple(h.info for h in listed if not h.hidden and h.access.allows(email, room_id))
@@ -296,19 +326,28 @@ class Dispatcher:
             hint = f" Did you mean {' or '.join(f'`{c}`' for c in close)}?" if close else ""
             ctx.reply(f"I don't know the command `{word}`.{hint} Say `help` to see what I can do.")
 
-    def _run(self, handler: Handler, ctx: Context, words: list[str], *, answers: bool = True) -> None:
-        """Run ``handler`` and send what it returns (``answers`` False: where nothing can be sent)."""
-        try:
-            args, kwargs = bind(handler.function, words, handler.name)
-        except UsageError as exc:
-            ctx.reply(str(exc))
-            return
+    def _run(self, handler: Handler, ctx: Context, words: list[str], *, answers: bool = True,
+             call: Optional[tuple[Any, ...]] = None, send: Optional[Callable[[Any], Any]] = None) -> None:
+        """Run ``handler`` and send what it returns: by ``ctx.reply`` unless ``send`` is given, and
+        nowhere when ``answers`` is False. ``call``: the arguments, instead of binding ``words``."""
+        if call is None:
+            try:
+                args, kwargs = bind(handler.function, words, handler.name)
+            except UsageError as exc:
+                ctx.reply(str(exc))
+                return
+        else:
+            args, kwargs = call, {}
+        can_answer = answers and (send is not None or bool(ctx.room_id))
         try:
             result = handler.function(ctx, *args, **kwargs)
-            if not answers:
+            if not can_answer:
                 if result is not None:
                     log.warning("handler %r (%s) returned a reply where the bot can send nothing; not sent",
                                 handler.label, handler.source)
+                return
+            if send is not None:
+                send(list(replies_of(result)))  # all made before any is sent: a failure posts nothing
                 return
             for reply in replies_of(result):
                 ctx.reply(reply)
@@ -316,9 +355,17 @@ class Dispatcher:
             raise
         except Unsendable as exc:
             log.error("handler %r (%s) made a reply Webex would refuse: %s", handler.label, handler.source, exc)
-            ctx.reply(f"Sorry, I could not send the answer of `{handler.label}`: Webex would refuse it.")
+            self._apologise(ctx, send, f"Sorry, I could not send the answer of `{handler.label}`: Webex would "
+                                       "refuse it.")
         except Exception:
             reference = secrets.token_hex(3).upper()
             log.exception("handler %r (%s) failed, reference %s", handler.label, handler.source, reference)
-            ctx.reply(f"Sorry, something went wrong running `{handler.label or 'that'}`. "
-                      f"Reference: `{reference}`.")
+            self._apologise(ctx, send, f"Sorry, something went wrong running `{handler.label or 'that'}`. "
+                                       f"Reference: `{reference}`.")
+
+    @staticmethod
+    def _apologise(ctx: Context, send: Optional[Callable[[Any], Any]], text: str) -> None:
+        """Tell the person who asked that it failed. A schedule or a route was asked by nobody in the
+        chat: there the log line is all, and nothing of the failed run is posted."""
+        if send is None and ctx.room_id:
+            ctx.reply(text)

@@ -17,6 +17,7 @@ MESSAGE = "message"
 CARD_ACTION = "card_action"
 JOINED = "joined"  # someone (maybe the bot) was added to a space: a membership created
 LEFT = "left"  # someone (maybe the bot) left or was removed: a membership deleted
+JOB = "job"  # work that is no Webex event: a schedule's run, an incoming request, a reminder
 MEMBERSHIP_KINDS = {"created": JOINED, "deleted": LEFT}
 MAX_FIELD = 400  # longer than any id, email or timestamp Webex sends
 
@@ -47,6 +48,7 @@ class Event:
     person_name: str = ""  # for a membership: the member's display name
     # Where ``id`` was built rather than given by Webex: how to ask Webex for the right one after a 404.
     resolve: Optional[Callable[[], str]] = field(default=None, compare=False, repr=False)
+    work: Optional[Callable[[], None]] = field(default=None, compare=False, repr=False)  # for a JOB
 
     @property
     def key(self) -> str:

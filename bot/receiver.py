@@ -1,4 +1,5 @@
-"""The webhook receiver: a Flask app whose only route is the webhook, behind an unguessable path.
+"""The webhook receiver: a Flask app whose routes are the webhook, behind an unguessable path, and
+the ``@incoming`` routes there are (``inbound.py``).
 
 Order matters for safety: the size is bounded and the signature is checked on the raw bytes, in
 constant time, before anything is parsed. Webex gets its 200 as soon as the event is queued.
@@ -12,7 +13,7 @@ import json
 import logging
 import secrets
 from datetime import datetime, timezone
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Mapping, Optional
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
@@ -21,6 +22,9 @@ from .errors import BadEvent
 from .events import Event, Outcome
 from .logs import clip
 from .refusals import Refusals
+
+if TYPE_CHECKING:
+    from .inbound import Incoming
 
 log = logging.getLogger(__name__)
 PROBE_RESOURCE = "webex-bot-probe"
@@ -53,15 +57,18 @@ def is_stale(created: str, max_age: float, now: Optional[datetime] = None) -> bo
 
 
 class Receiver:
-    """The Flask app of the webhook route; ``submit`` takes each verified event."""
+    """The Flask app of the webhook route; ``submit`` takes each verified event. ``incoming``: the
+    ``@incoming`` routes to serve beside it, on the same port."""
 
     def __init__(self, submit: Callable[[Event], Outcome], *, secret: Optional[str] = None,
-                 max_body_bytes: int = 1024 * 1024, max_age: float = 3600.0) -> None:
+                 max_body_bytes: int = 1024 * 1024, max_age: float = 3600.0,
+                 incoming: Optional["Incoming"] = None) -> None:
         self.secret = secret or secrets.token_hex(32)
         self.path = f"/webhook/{secrets.token_urlsafe(24)}"
         self.max_body_bytes = max_body_bytes
         self.max_age = max_age
         self.submit = submit
+        self.incoming = incoming
         self.probes = 0
         self.refusals = Refusals()
         self.app = self._create_app()
@@ -76,20 +83,23 @@ class Receiver:
         app.config["MAX_CONTENT_LENGTH"] = self.max_body_bytes
         # Only POST: Flask would answer OPTIONS by itself, telling a prober the route exists.
         app.add_url_rule(self.path, "webhook", self._webhook, methods=["POST"], provide_automatic_options=False)
+        if self.incoming is not None:
+            self.incoming.register(app, self.refusals)
 
         @app.errorhandler(HTTPException)
         def plain_error(exc: HTTPException) -> Response:
             if exc.code == 405:
-                self.refusals.note("wrong method", "refused a request with method %s on the webhook route",
+                self.refusals.note("wrong method", "refused a request with method %s on a route of the bot",
                                    clip(request.method, 10))
-            return _answer(exc.code or 500, exc.name.lower())
+            return answer(exc.code or 500, exc.name.lower())
 
         @app.errorhandler(Exception)
         def unexpected(exc: Exception) -> Response:
-            # Flask's own log line would name the request path, and with it the route's secret.
-            log.error("the webhook route failed unexpectedly (%s); Webex will deliver again", type(exc).__name__,
+            # Flask's own log line would name the request's URL, and with it the route's secret or the
+            # incoming key of a ``?key=``.
+            log.error("a route of the bot failed unexpectedly (%s); the sender may send again", type(exc).__name__,
                       exc_info=exc)
-            return _answer(500, "internal error")
+            return answer(500, "internal error")
 
         return app
 
@@ -98,37 +108,37 @@ class Receiver:
         if len(body) > self.max_body_bytes:
             self.refusals.note("too large", "refused a webhook request of %d bytes from %s", len(body),
                                request.remote_addr)
-            return _answer(413, "body too large")
+            return answer(413, "body too large")
         header = request.headers.get("X-Spark-Signature")
         if not header:
             self.refusals.note("unsigned", "refused an unsigned webhook request from %s", request.remote_addr)
-            return _answer(401, "missing signature")
+            return answer(401, "missing signature")
         if not signature_ok(self.secret, body, header):
             self.refusals.note("bad signature", "refused a webhook request with a bad signature from %s",
                                request.remote_addr)
-            return _answer(403, "bad signature")
+            return answer(403, "bad signature")
         try:
             envelope = json.loads(body)
         except Exception:  # not only ValueError: deep nesting raises RecursionError
             self.refusals.note("malformed", "refused a signed webhook request that is not JSON")
-            return _answer(400, "malformed JSON")
+            return answer(400, "malformed JSON")
         if not isinstance(envelope, dict):
             self.refusals.note("malformed", "refused a signed webhook request that is not a JSON object")
-            return _answer(400, "the body is not a JSON object")
+            return answer(400, "the body is not a JSON object")
         if envelope.get("resource") == PROBE_RESOURCE:
             self.probes += 1
-            return _answer(200, "probe")
+            return answer(200, "probe")
         try:
             event = Event.from_webhook(envelope)
         except BadEvent as exc:
             self.refusals.note("malformed", "refused a signed webhook delivery: %s", exc)
-            return _answer(400, str(exc))
+            return answer(400, str(exc))
         if is_stale(event.created, self.max_age):
             self.refusals.note("stale", "ignored a delivery of %s created %s: older than %ss", event.id,
                                clip(event.created, 40), int(self.max_age))
-            return _answer(200, "stale")
+            return answer(200, "stale")
         outcome = self.submit(event)
-        return _answer(503 if outcome is Outcome.BUSY else 200, outcome.value)
+        return answer(503 if outcome is Outcome.BUSY else 200, outcome.value)
 
 
 @functools.lru_cache(maxsize=64)
@@ -136,7 +146,7 @@ def _body(outcome: str) -> bytes:
     return json.dumps({"status": outcome}).encode()
 
 
-def _answer(status: int, outcome: str) -> Response:
+def answer(status: int, outcome: str, headers: Optional[Mapping[str, str]] = None) -> Response:
     """A small JSON answer, its body made once per outcome: on the hot path, jsonify alone would cost
     several times the signature check."""
-    return Response(_body(outcome), status=status, mimetype="application/json")
+    return Response(_body(outcome), status=status, mimetype="application/json", headers=headers)

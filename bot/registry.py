@@ -13,11 +13,13 @@ import functools
 import inspect
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Callable, Iterable, Optional
 
 from .access import Access
 from .arguments import usage
 from .errors import DuplicateCommand
+from .triggers import Cron, Every, Trigger
 
 MARK = "__webex_bot_handler__"
 
@@ -38,14 +40,18 @@ class CommandInfo:
 class Handler:
     """A command, a card action or the fallback, with where it came from (for clear errors)."""
 
-    kind: str  # command | hears | event | card_action | fallback
-    name: str  # the command word, the pattern, the event or the card action's name
+    kind: str  # command | hears | event | schedule | incoming | card_action | fallback
+    name: str  # the command word, the pattern, the event, the schedule's, route's or card action's name
     function: Callable[..., Any]
     help: str = ""
     aliases: tuple[str, ...] = ()
     access: Access = field(default_factory=Access)
     hidden: bool = False
     pattern: Optional[re.Pattern[str]] = None  # hears
+    trigger: Optional[Trigger] = None  # schedule: when it is due
+    room: Optional[str] = None  # schedule, incoming: where what it returns goes (a room id or an email)
+    misfire_grace: float = 0.0  # schedule: how late (s) a run missed while the bot was down still runs
+    auth: str = ""  # incoming: "key" or "github"
 
     @property
     def source(self) -> str:
@@ -75,7 +81,7 @@ class Handler:
     @property
     def label(self) -> str:
         """How logs and users are told which handler this is: its command or its function."""
-        return self.name if self.kind in ("command", "card_action") else self.function.__name__
+        return self.function.__name__ if self.kind in ("hears", "event", "fallback") else self.name
 
 
 def _mark(handler: Handler) -> Callable[..., Any]:
@@ -130,6 +136,55 @@ def on(event: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return decorate
 
 
+MISFIRE_GRACE = 300.0  # seconds: a run missed by a short outage still happens, once
+
+
+def every(*, seconds: float = 0, minutes: float = 0, hours: float = 0, room: Optional[str] = None,
+          name: Optional[str] = None, misfire_grace: float = MISFIRE_GRACE
+          ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Run the function at a fixed interval, counted from the bot's first start and kept across
+    restarts; what it returns goes to ``room`` (a room id or an email), when given."""
+    trigger = Every(timedelta(seconds=seconds, minutes=minutes, hours=hours))
+    return _schedule(trigger, room, name, misfire_grace)
+
+
+def cron(expression: str, *, timezone: str = "UTC", room: Optional[str] = None, name: Optional[str] = None,
+         misfire_grace: float = MISFIRE_GRACE) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Run the function when the cron ``expression`` (``"0 9 * * mon-fri"``) says, in ``timezone``;
+    what it returns goes to ``room``, when given. A bad expression or zone stops the plugin's import."""
+    return _schedule(Cron(expression, timezone), room, name, misfire_grace)
+
+
+def _schedule(trigger: Trigger, room: Optional[str], name: Optional[str],
+              misfire_grace: float) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    if misfire_grace < 0:
+        raise ValueError("misfire_grace is seconds, at least 0")
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        return _mark(Handler("schedule", name or function.__name__, function, trigger=trigger, room=room,
+                             misfire_grace=misfire_grace))
+    return decorate
+
+
+INCOMING_AUTH = ("key", "github")
+_ROUTE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+def incoming(name: str, *, room: Optional[str] = None, auth: str = "key"
+             ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Serve ``POST <public URL>/incoming/<name>`` for other systems (CI, monitoring, GitHub): the
+    function gets ``ctx`` and the request's JSON (or form) as ``payload``; what it returns goes to
+    ``room``. ``auth="key"``: the bot's incoming key; ``auth="github"``: GitHub's signature."""
+    if not _ROUTE_NAME.fullmatch(name):
+        raise ValueError(f"@incoming({name!r}): a route name is lower-case letters, digits, '-' and '_'")
+    if auth not in INCOMING_AUTH:
+        raise ValueError(f"@incoming({name!r}, auth={auth!r}): auth is 'key' or 'github'")
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        return _mark(Handler("incoming", name, function, room=room, auth=auth))
+    return decorate
+
+
 def card_action(name: str, *, people: Iterable[str] = (), domains: Iterable[str] = (),
                 rooms: Iterable[str] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Handle the submits of Adaptive Cards whose Action.Submit data has ``"action": name``."""
@@ -157,6 +212,8 @@ class Registry:
         self._words: dict[str, Handler] = {}
         self._actions: dict[str, Handler] = {}
         self._phrases: list[Handler] = []
+        self._schedules: dict[str, Handler] = {}
+        self._routes: dict[str, Handler] = {}
         self._events: dict[str, list[Handler]] = {event: [] for event in EVENTS}
         self.fallback: Optional[Handler] = None
 
@@ -179,6 +236,13 @@ class Registry:
             self._phrases.append(handler)
         elif handler.kind == "event":
             self._events[handler.name].append(handler)
+        elif handler.kind in ("schedule", "incoming"):
+            named = self._schedules if handler.kind == "schedule" else self._routes
+            if handler.name in named:
+                what = "schedule" if handler.kind == "schedule" else "incoming route"
+                raise DuplicateCommand(f"{what} '{handler.name}' is defined twice: in {named[handler.name].source} "
+                                       f"and in {handler.source}; give one of them another name")
+            named[handler.name] = handler
         else:
             if self.fallback is not None:
                 raise DuplicateCommand(f"two fallbacks: in {self.fallback.source} and in {handler.source}")
@@ -198,6 +262,16 @@ class Registry:
     def on(self, event: str) -> tuple[Handler, ...]:
         """The handlers of a space event, in the order they were loaded."""
         return tuple(self._events[event])
+
+    def schedules(self) -> tuple[Handler, ...]:
+        return tuple(self._schedules.values())
+
+    def routes(self) -> tuple[Handler, ...]:
+        """The ``@incoming`` routes, by name."""
+        return tuple(sorted(self._routes.values(), key=lambda h: h.name))
+
+    def route(self, name: str) -> Optional[Handler]:
+        return self._routes.get(name)
 
     def commands(self) -> list[Handler]:
         """Every command, sorted by name."""

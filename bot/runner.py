@@ -19,10 +19,12 @@ from .errors import StartupError, TransportError, TunnelError
 from .handled import HandledLog
 from .plugins import load_plugins
 from .registry import Registry
+from .schedules import Scheduler
 from .storage import Storage, open_storage
 from .webex import WebexClient
 
 if TYPE_CHECKING:  # each transport's modules are imported when it starts: a bot loads only the one it runs
+    from .inbound import Incoming
     from .receiver import Receiver
     from .supervisor import Supervisor
     from .tunnels import Tunnel
@@ -42,7 +44,7 @@ class BotRunner:
         self.config = config
         self._redact = redact
         self.client = WebexClient(config.token, config.api_url)
-        self._registry = registry
+        self.registry = registry
         self._extra = list(extra)
         self.dispatcher: Optional[Dispatcher] = None
         self.receiver: Optional[Receiver] = None
@@ -50,6 +52,8 @@ class BotRunner:
         self.webhooks: Optional[Webhooks] = None
         self.handled: Optional[HandledLog] = None
         self.storage: Optional[Storage] = None
+        self.scheduler: Optional[Scheduler] = None
+        self.incoming: Optional[Incoming] = None
         self.supervisor: Optional[Supervisor] = None
         self.websocket: Optional[WebsocketTransport] = None
         # Set when the bot can no longer receive messages; run_bot.py then exits non-zero.
@@ -71,9 +75,10 @@ class BotRunner:
     def start(self) -> "BotRunner":
         me = self.client.me()
         log.info("running as %s <%s>", me.displayName, (me.emails or ["?"])[0])
-        registry = self._registry
+        registry = self.registry
         if registry is None:
             registry, _errors = load_plugins(self.config.commands_paths, extra=self._extra)
+            self.registry = registry
         log.info("commands: %s", ", ".join(h.name for h in registry.commands()) or "(none)")
         if self.config.access.open:
             log.warning("the bot answers everyone who can message it; limit it with --allow, --allow-domains "
@@ -85,6 +90,9 @@ class BotRunner:
                                      allow_bots=self.config.allow_bots, workers=self.config.workers,
                                      record=self.handled, storage=self.storage,
                                      greeting=self.config.greeting).start()
+        self.scheduler = Scheduler(schedules=registry.schedules(), storage=self.storage, jobs=self.dispatcher).start()
+        self.dispatcher.reminders = self.scheduler
+        self.incoming = self._incoming(registry)
         if self.config.transport == "websocket":
             self._start_websocket()
         else:
@@ -94,14 +102,11 @@ class BotRunner:
     def _start_webhooks(self, bot_name: str) -> None:
         """Receiver, tunnel, webhooks and supervisor; under ``auto`` a tunnel that cannot start hands
         over to the websocket."""
-        from .receiver import Receiver
         from .supervisor import Supervisor
         from .webhooks import Webhooks
 
-        assert self.dispatcher is not None
-        self.receiver = Receiver(self.dispatcher.submit, max_body_bytes=self.config.max_body_bytes)
-        self._redact(*self.receiver.secrets)
-        self.server = self._serve(self.receiver)
+        self._start_receiver()
+        assert self.receiver is not None and self.server is not None
         log.info("webhook receiver listening on %s:%s", self.config.host, self.server.port)
         self.webhooks = Webhooks(self.client, bot_name=bot_name, instance=self.config.instance,
                                  secret=self.receiver.secret)
@@ -125,11 +130,45 @@ class BotRunner:
             return
         self.supervisor.start(catch_up_first=True)
 
+    def _start_receiver(self) -> None:
+        """The receiver on its port: the Webex route, and the ``@incoming`` routes there are."""
+        from .receiver import Receiver
+
+        assert self.dispatcher is not None
+        self.receiver = Receiver(self.dispatcher.submit, max_body_bytes=self.config.max_body_bytes,
+                                 incoming=self.incoming)
+        self._redact(*self.receiver.secrets)
+        self.server = self._serve(self.receiver)
+
+    def _incoming(self, registry: Registry) -> Optional["Incoming"]:
+        """The ``@incoming`` routes with their key (kept in the state folder), when a plugin has one."""
+        if not registry.routes():
+            return None
+        from .inbound import Incoming, incoming_key
+
+        assert self.dispatcher is not None
+        key = incoming_key(self.config.state_dir, self.config.incoming_key)
+        self._redact(key)
+        return Incoming(registry.routes(), key=key, github_secret=self.config.incoming_secret, jobs=self.dispatcher,
+                        rate_per_minute=self.config.incoming_rate, max_body_bytes=self.config.max_body_bytes)
+
     def _start_websocket(self) -> None:
         from .wdm import DeviceRegistry
         from .websocket import WebsocketTransport
 
         assert self.dispatcher is not None
+        if self.incoming is not None and self.server is None:
+            # No tunnel on the websocket: the routes answer on this machine's port, for senders inside;
+            # a port in use costs the routes only, never the chat.
+            try:
+                self._start_receiver()
+            except StartupError as exc:
+                log.warning("incoming routes not served: %s", exc)
+                self.receiver = None
+            else:
+                assert self.server is not None
+                log.info("incoming routes listening on %s:%s (no tunnel: reachable from this network only)",
+                         self.config.host, self.server.port)
         registry = DeviceRegistry(self.config.token, self.config.u2c_url, self.config.instance)
         self.websocket = WebsocketTransport(registry=registry, token=self.config.token,
                                             my_id=self.client.me().id, submit=self.dispatcher.submit,
@@ -213,7 +252,10 @@ class BotRunner:
         return server.start()
 
     def stop(self, timeout: float = 8.0) -> None:
-        """Stop checking, let handlers finish, remove our webhooks unless kept, end the tunnel."""
+        """Stop the schedules and the checks, let handlers finish, remove our webhooks unless kept, end
+        the tunnel."""
+        if self.scheduler is not None:
+            self.scheduler.stop(timeout / 4)
         supervisor = self.supervisor
         if supervisor is not None:
             supervisor.stop(stop_tunnel=False)

@@ -2,7 +2,8 @@
 
 It starts the emulator, seeds a person, a direct space and a group space, and runs the bot exactly
 as against Webex (signed webhooks into the real receiver), only with the emulator's token and URLs.
-Plugins from --commands work as usual, so a workshop can write a command and try it at once.
+Plugins from --commands work as usual, so a workshop can write a command and try it at once; their
+``@incoming`` routes are registered with the emulator, whose chat page sends them test events.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import errno
 import getpass
 import logging
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -19,7 +21,8 @@ from pathlib import Path
 from typing import Callable
 
 from .config import Config
-from .emulator import Emulator
+from .emulator import ControlClient, Emulator
+from .inbound import incoming_key
 from .runner import BotRunner
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,24 @@ def _has_desktop() -> bool:
     return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+def register_routes(control: ControlClient, runner: BotRunner) -> list[str]:
+    """Tell the emulator of the running bot's ``@incoming`` routes, with their key or secret, so that
+    the chat page can send them test events; their names. A github route of a bot without a secret
+    is left out: the bot refuses everything sent to it."""
+    config, server = runner.config, runner.server
+    routes = [r for r in (runner.registry.routes() if runner.registry is not None else ())
+              if r.auth == "key" or config.incoming_secret]
+    if not routes:
+        return []
+    assert server is not None
+    key = incoming_key(config.state_dir, config.incoming_key)
+    for route in routes:
+        control.register_incoming(route.name, f"{server.url}/incoming/{route.name}", route.auth,
+                                  key=key if route.auth == "key" else None,
+                                  secret=config.incoming_secret if route.auth == "github" else None)
+    return [route.name for route in routes]
+
+
 class Sandbox:
     """A running emulator plus the bot under ``config`` pointed at it."""
 
@@ -57,19 +78,26 @@ class Sandbox:
         self.direct = control.direct_room(self.person, self.bot)
         self.group = control.create_group("Workshop space", self.person, [self.bot, ada])
         self.state = Path(tempfile.mkdtemp(prefix="webex-sandbox-"))
+        # Made before the plugins are loaded, so that any github route among them works.
+        incoming_secret = config.incoming_secret or secrets.token_hex(32)
+        redact(incoming_secret)
         self.runner = BotRunner(dataclasses.replace(
             config, token=self.bot["token"], api_url=self.emulator.api_url, u2c_url=self.emulator.u2c_url,
             transport="webhook", tunnel="none", public_url=None, host="127.0.0.1", port=0,
-            instance="sandbox", state_dir=self.state), redact=redact).start()
+            instance="sandbox", state_dir=self.state, incoming_secret=incoming_secret), redact=redact).start()
+        self.routes = register_routes(control, self.runner)
 
     @property
     def chat_url(self) -> str:
         return f"{self.emulator.chat_url}?as={self.person['id']}"
 
     def announce(self, open_browser: bool = True) -> None:
+        routes = ""
+        if self.routes:
+            routes = f"incoming routes: {', '.join(self.routes)} (send test events from the chat page)\n"
         print(f"\nThe sandbox bot is running. Open the chat page:\n\n    {self.chat_url}\n\n"
               "Say `help` to the bot in the direct space; in the group space, @-mention it first.\n"
-              "Press Ctrl-C to stop.\n", flush=True)
+              f"{routes}Press Ctrl-C to stop.\n", flush=True)
         if open_browser and _has_desktop():
             webbrowser.open(self.chat_url)
 

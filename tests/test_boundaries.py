@@ -69,7 +69,7 @@ def test_plugins_import_only_the_public_surface() -> None:
 
 def test_the_public_surface_is_what_plugins_need() -> None:
     assert set(bot.__all__) == {"CommandInfo", "Context", "Member", "Reply", "card", "card_action", "command",
-                                "fallback", "file", "hears", "on"}
+                                "cron", "every", "fallback", "file", "hears", "incoming", "on"}
 
 
 @pytest.mark.parametrize("name", TRANSPORTS)

@@ -7,6 +7,7 @@ chromium the tests skip, except under CI, where a missing browser is a failure.
 from __future__ import annotations
 
 import itertools
+import json
 import shutil
 import time
 from typing import Any, Iterator
@@ -14,8 +15,11 @@ from typing import Any, Iterator
 import pytest
 import requests
 
-from bot import card, card_action, command
+from bot import card, card_action, command, incoming
 from bot.emulator import Emulator
+from bot.sandbox import register_routes
+from bot.runner import BotRunner
+from bot.inbound import incoming_key
 from bot.testing import start_test_bot
 from support import unavailable
 
@@ -59,6 +63,14 @@ def fancy(ctx):
     return "This is **bold**, *italic* and `code`:\n- one\n- two\n\n[docs](https://example.com/docs)"
 
 
+OPS_EMAIL = "ops@example.com"
+
+
+@incoming("ship", room=OPS_EMAIL)
+def ship(ctx, payload):
+    return f"ship event from {payload['sent_by']} (test: {payload['test']})"
+
+
 def _require_browser() -> None:
     if sync_playwright is None:
         reason = "playwright is not installed (pip install -e '.[test]')"
@@ -81,16 +93,23 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulator, dict[str, Any]]]:
-    """One emulator and one running bot for the module; each test talks to it as a new person."""
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulator, dict[str, Any], BotRunner]]:
+    """One emulator and one running bot for the module, with its runner."""
     with Emulator() as emulator:
         bot = emulator.control.create_bot("Sandbox Bot", "sandbox-bot@webex.bot")
-        runner = start_test_bot(emulator, bot["token"], plugins=[lunch, vote, fancy],
+        runner = start_test_bot(emulator, bot["token"], plugins=[lunch, vote, fancy, ship],
                                 state_dir=tmp_path_factory.mktemp("chat-page-bot"))
         try:
-            yield emulator, bot
+            yield emulator, bot, runner
         finally:
             runner.stop(timeout=4)
+
+
+@pytest.fixture(scope="module")
+def world(running) -> tuple[Emulator, dict[str, Any]]:
+    """The module's emulator and bot; each test talks to it as a new person."""
+    emulator, bot, _runner = running
+    return emulator, bot
 
 
 _people = itertools.count(1)
@@ -260,6 +279,35 @@ def test_the_traffic_panel_shows_the_webhook_and_the_reply_call(page, world, per
     page.get_by_role("button", name="Show traffic").click()
     expect(panel).to_be_visible()
 
+
+
+def test_a_test_event_sent_to_an_incoming_route_reaches_the_bot_and_the_traffic(page, running):
+    emulator, bot, runner = running
+    ops = emulator.control.create_person("Ops Person", OPS_EMAIL)
+    room = emulator.control.direct_room(ops, bot)
+    assert "ship" in register_routes(emulator.control, runner)
+    open_chat(page, emulator, ops, room)
+    route = page.get_by_role("form", name="Incoming route ship")
+    expect(route).to_contain_text("Key")
+    assert json.loads(route.get_by_label("Payload (JSON)").input_value()) == {"test": True, "sent_by": "the sandbox"}
+    expect(route.get_by_label("GitHub event")).to_have_count(0)
+    route.get_by_role("button", name="Send a test event").click()
+    expect(route.get_by_role("status")).to_have_text("Answered 202 (accepted): watch its space and the traffic below.")
+    expect(bot_messages(page)).to_have_count(1)
+    expect(bot_messages(page).last.locator(".msg-body")).to_have_text("ship event from the sandbox (test: True)")
+    panel = page.locator("#traffic")
+    sent = panel.locator(".traffic-incoming", has_text="POST /incoming/ship").first
+    expect(sent.locator(".pill")).to_have_text("202")
+    sent.locator("summary").click()
+    expect(sent).to_contain_text('"sent_by": "the sandbox"')
+    expect(panel.locator(".traffic-rest", has_text="POST /v1/messages")).not_to_have_count(0)
+    route.get_by_label("Payload (JSON)").fill("{not json")
+    route.get_by_role("button", name="Send a test event").click()
+    expect(route.get_by_role("status")).to_contain_text("The payload is not JSON")
+    assert [r["name"] for r in emulator.traffic.incoming()] == ["ship"]
+
+    key = incoming_key(runner.config.state_dir, runner.config.incoming_key)
+    assert key not in page.content() and key not in json.dumps(emulator.control.calls())
 
 
 def test_a_space_made_from_the_page_with_the_bot_has_it_as_a_member_and_is_greeted(page, world, person):

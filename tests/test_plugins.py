@@ -29,7 +29,7 @@ def shout(ctx):
     return ctx.text.upper()
 '''
 
-BUILTINS = ["count", "echo", "help", "longtask", "notify", "poll", "report", "title", "whoami"]
+BUILTINS = ["count", "echo", "help", "longtask", "notify", "poll", "remind", "report", "title", "whoami"]
 
 
 def write(folder: Path, name: str, source: str) -> Path:

@@ -16,7 +16,7 @@ from bot.testing import Chat
 from support import until
 
 REPO = Path(__file__).resolve().parents[1]
-EXAMPLES = {"count", "longtask", "notify", "poll", "report", "title"}
+EXAMPLES = {"count", "longtask", "notify", "poll", "remind", "report", "title"}
 BUILT_IN = {"echo", "help", "whoami"}
 seen: list[Context] = []
 

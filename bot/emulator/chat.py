@@ -1,7 +1,8 @@
 """The chat page: a browser client of the emulator for people who have never written a bot.
 
 ``/chat?as=<personId>`` shows that person's spaces and lets them talk to the bot; a side panel shows
-the webhooks and REST calls going between the emulator and the bot. The page is static files plus
+the webhooks and REST calls going between the emulator and the bot, and sends test events to the
+bot's incoming routes. The page is static files plus
 two JSON routes: ``/_emulator/chat/state`` (everything at once) and ``/_emulator/changes`` (what is
 new since a cursor).
 
@@ -18,6 +19,7 @@ from .delivery import Deliverer
 from .feed import HOLD, Feed
 from .http import fail, json_response, lookup
 from .ids import decode_id
+from .incoming import TEST_EVENT, TEST_PAYLOAD, IncomingRoutes
 from .models import Message, Person
 from .store import NotFound, Store
 from .traffic import Traffic
@@ -27,8 +29,10 @@ STATIC = Path(__file__).with_name("static")
 
 CHAT_ROUTES = {
     "GET /chat?as=<personId>": "the chat page: talk to the bot as that person, watch the traffic",
-    "GET /_emulator/chat/state": "what the chat page shows {as?: personId}: people, rooms, messages, cursor",
-    "GET /_emulator/changes": "long poll: new messages, card submits, deliveries and calls {after: cursor}",
+    "GET /_emulator/chat/state": "what the chat page shows {as?: personId}: people, rooms, messages, "
+                                 "incoming routes, cursor",
+    "GET /_emulator/changes": "long poll: new messages, card submits, deliveries, calls and incoming requests "
+                              "{after: cursor}",
 }
 
 
@@ -55,7 +59,7 @@ def person_view(person: Person) -> dict[str, Any]:
     return {"id": person.id, "displayName": person.display_name, "email": person.email, "type": person.type}
 
 
-def create_chat_blueprint(store: Store, traffic: Traffic, deliverer: Deliverer) -> Blueprint:
+def create_chat_blueprint(store: Store, traffic: Traffic, deliverer: Deliverer, routes: IncomingRoutes) -> Blueprint:
     # Assets live under /_emulator so that they are neither logged as API traffic nor hit by faults.
     chat = Blueprint("emulator_chat", __name__, static_folder=str(STATIC),
                      static_url_path=f"{CONTROL_PATH}/chat/static")
@@ -63,7 +67,7 @@ def create_chat_blueprint(store: Store, traffic: Traffic, deliverer: Deliverer) 
     def shown(message: Message) -> dict[str, Any]:
         return message_view(message, store.base_url, store.file)
 
-    feed = Feed(store, traffic, deliverer, shown)
+    feed = Feed(store, traffic, deliverer, routes, shown)
 
     def viewer(rest_id: Optional[str]) -> Optional[Person]:
         if rest_id:
@@ -90,7 +94,8 @@ def create_chat_blueprint(store: Store, traffic: Traffic, deliverer: Deliverer) 
         messages = [m for m in store.all_messages() if m.room.uuid in uuids]
         return json_response({
             "me": me.id if me else None, "people": people, "rooms": [r.control_json() for r in rooms],
-            "messages": [shown(m) for m in messages], "cursor": cursor, "traffic": recent})
+            "messages": [shown(m) for m in messages], "cursor": cursor, "traffic": recent,
+            "incoming": {"routes": routes.list(), "testPayload": TEST_PAYLOAD, "testEvent": TEST_EVENT}})
 
     @chat.get(f"{CONTROL_PATH}/changes")
     def changes() -> Response:

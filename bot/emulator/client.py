@@ -172,6 +172,25 @@ class ControlClient:
     def delete_webhook(self, webhook_id: str) -> None:
         self._call("DELETE", f"/webhooks/{webhook_id}")
 
+    # -- a bot's incoming routes -----------------------------------------------------------------
+    def register_incoming(self, name: str, url: str, auth: str = "key", *, key: Optional[str] = None,
+                          secret: Optional[str] = None) -> Json:
+        """Tell the emulator of a route the bot serves at ``url``; ``key`` (auth "key") or ``secret``
+        (auth "github") stays in the emulator, which uses it to send the route test events."""
+        body: Json = {"name": name, "url": url, "auth": auth}
+        body.update({k: v for k, v in (("key", key), ("secret", secret)) if v is not None})
+        return self._call("POST", "/incoming", json=body)
+
+    def incoming_routes(self) -> list[Json]:
+        """The registered routes: ``name``, ``url`` and ``auth``, never their key or secret."""
+        return self._call("GET", "/incoming")["items"]
+
+    def send_incoming(self, name: str, payload: Any = None, *, event: Optional[str] = None) -> Json:
+        """Have the emulator POST ``payload`` (else a test payload) to the route, keyed or signed, with
+        GitHub's ``event`` (default "push"); what the bot answered: ``status``, ``response``, ``ms``."""
+        body: Json = {k: v for k, v in (("payload", payload), ("event", event)) if v is not None}
+        return self._call("POST", f"/incoming/{name}/send", json=body)
+
     # -- device websockets -----------------------------------------------------------------------
     def devices(self) -> list[Json]:
         """Every registered device, with ``ownerId``, ``connected``, ``sequenceNumber`` and ``unacked``."""

@@ -18,6 +18,7 @@ from itertools import islice
 from typing import Any, Callable, Optional
 
 from .delivery import Deliverer
+from .incoming import IncomingRoutes
 from .models import Message
 from .store import Store
 from .traffic import Traffic
@@ -30,6 +31,7 @@ MAX_PARKED = 4       # polls allowed to wait at once; waitress has 16 threads fo
 RETRY_MS = 1000      # what a poll that was not allowed to wait is told to sleep
 LOG_SIZE = 2000
 PAGE_PATHS = ("/chat", "/favicon.ico")  # the page's own requests are not the bot's traffic
+TRAFFIC_KINDS = ("delivery", "call", "incoming")
 
 
 def _fresh(records: list[dict[str, Any]], last: Optional[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -44,27 +46,28 @@ def _fresh(records: list[dict[str, Any]], last: Optional[dict[str, Any]]) -> lis
 
 
 class Feed:
-    """A numbered log of what the page shows live: messages, card submits, deliveries, calls.
+    """A numbered log of what the page shows live: messages, card submits, deliveries, calls, and
+    requests to the bot's incoming routes.
 
     Messages and submits arrive from ``Store.subscribe``. The traffic and delivery logs publish
     nothing, so they are read for new records while a poll waits (at most every ``TICK``).
-    A ``world`` entry says people or rooms changed, and the page reloads its state.
+    A ``world`` entry says people, rooms or incoming routes changed, and the page reloads its state.
     """
 
-    def __init__(self, store: Store, traffic: Traffic, deliverer: Deliverer,
+    def __init__(self, store: Store, traffic: Traffic, deliverer: Deliverer, routes: IncomingRoutes,
                  show_message: Callable[[Message], dict[str, Any]]) -> None:
         """``show_message`` makes a new message's entry: the page shows messages its own way."""
         self._store = store
         self._traffic = traffic
         self._deliverer = deliverer
+        self._routes = routes
         self._show_message = show_message
         self._changed = threading.Condition()
         self._syncing = threading.Lock()
         self._log: deque[dict[str, Any]] = deque(maxlen=LOG_SIZE)
         self._seq = 0
-        self._last_call: Optional[dict[str, Any]] = None
-        self._last_delivery: Optional[dict[str, Any]] = None
-        self._world: tuple[int, ...] = ()
+        self._last: dict[str, dict[str, Any]] = {}  # each log's newest record seen, by the kind of entry it makes
+        self._world: tuple[Any, ...] = ()
         self._synced_at = 0.0
         self._parked = 0
         store.subscribe(self._on_store)
@@ -87,7 +90,8 @@ class Feed:
             self._changed.notify_all()
 
     def sync(self, force: bool = False) -> None:
-        """Log the deliveries and calls recorded since the last look, and a change of people or rooms."""
+        """Log the deliveries, calls and incoming requests recorded since the last look, and a change of
+        people, rooms or incoming routes."""
         if not force and time.monotonic() - self._synced_at < TICK:
             return
         # One look at a time: two overlapping looks could each take the other's records for new.
@@ -102,22 +106,21 @@ class Feed:
     def _look(self) -> None:
         # Read the other logs before taking our lock: a store listener may run while the store lock
         # is held, and it takes our lock, so we must never wait for the store lock while holding ours.
-        calls = self._traffic.calls()
-        deliveries = self._deliverer.records()
+        logs = {"delivery": self._deliverer.records(), "call": self._traffic.calls(),
+                "incoming": self._traffic.incoming()}
         people, rooms = self._store.everyone(), self._store.all_rooms()
-        world = (len(people), len(rooms), sum(len(r.members) for r in rooms))
+        world = (len(people), len(rooms), sum(len(r.members) for r in rooms), len(self._routes.list()))
         names = {p.id: p.display_name for p in people}
         with self._changed:
             before = self._seq
-            new_calls = _fresh(calls, self._last_call)
-            new_deliveries = _fresh(deliveries, self._last_delivery)
-            if calls:
-                self._last_call = calls[-1]
-            if deliveries:
-                self._last_delivery = deliveries[-1]
-            news = [("delivery", d) for d in new_deliveries] + [
-                ("call", {**c, "callerName": names.get(c["caller"])}) for c in new_calls if c["path"] not in PAGE_PATHS]
-            # Both logs stamp a record when its answer came back; in that order they tell the story.
+            news: list[tuple[str, dict[str, Any]]] = []
+            for kind, records in logs.items():
+                news += [(kind, r) for r in _fresh(records, self._last.get(kind))]
+                if records:
+                    self._last[kind] = records[-1]
+            news = [(kind, {**r, "callerName": names.get(r["caller"])} if kind == "call" else r) for kind, r in news
+                    if kind != "call" or r["path"] not in PAGE_PATHS]
+            # The logs stamp a record when its answer came back; in that order they tell the story.
             for kind, record in sorted(news, key=lambda item: item[1]["at"]):
                 self._append(kind, record)
             if world != self._world:
@@ -127,10 +130,10 @@ class Feed:
                 self._changed.notify_all()
 
     def snapshot(self, traffic: int = 150) -> tuple[int, list[dict[str, Any]]]:
-        """The cursor now and the latest deliveries and calls, for a page that has just loaded."""
+        """The cursor now and the latest traffic entries, for a page that has just loaded."""
         self.sync(force=True)
         with self._changed:
-            recent = [e for e in self._log if e["kind"] in ("delivery", "call")]
+            recent = [e for e in self._log if e["kind"] in TRAFFIC_KINDS]
             return self._seq, recent[-traffic:]
 
     def since(self, after: int, hold: float, gone: Callable[[], bool]) -> dict[str, Any]:

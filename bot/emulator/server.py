@@ -18,6 +18,7 @@ from .delivery import Deliverer
 from .faults import Faults
 from .http import error_response, token_owner
 from .https import THREADS as HTTP_THREADS, HttpsServer
+from .incoming import IncomingRoutes
 from .mercury import Mercury
 from .rest import create_rest_blueprint
 from .settings import Settings
@@ -35,11 +36,11 @@ def create_app(emulator: "Emulator") -> Flask:
     store, mercury, urls = emulator.store, emulator.mercury, emulator.urls
     app.register_blueprint(create_rest_blueprint(store, emulator.settings))
     app.register_blueprint(create_control_blueprint(store, emulator.settings, emulator.faults, emulator.traffic,
-                                                    emulator.deliverer, mercury, urls))
+                                                    emulator.deliverer, mercury, urls, emulator.incoming))
     app.register_blueprint(create_wdm_blueprint(store, mercury, emulator.settings, urls))
     app.register_blueprint(create_conversations_blueprint(store, urls, emulator.settings))
     app.register_blueprint(create_metrics_blueprint(emulator.client_metrics))
-    app.register_blueprint(create_chat_blueprint(store, emulator.traffic, emulator.deliverer))
+    app.register_blueprint(create_chat_blueprint(store, emulator.traffic, emulator.deliverer, emulator.incoming))
 
     @app.before_request
     def inject_faults() -> Optional[Response]:
@@ -88,6 +89,7 @@ class Emulator:
         self.traffic = Traffic()
         self.client_metrics = ClientMetrics()
         self.deliverer = Deliverer(self.store, self.settings)
+        self.incoming = IncomingRoutes(self.traffic, self.settings)
         self.urls = Urls(lambda: self.url)
         self.mercury = Mercury(self.store, self.settings, host, lambda: self.urls.conversation)
         self.app = create_app(self)

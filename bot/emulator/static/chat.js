@@ -1,8 +1,10 @@
-// The chat page: spaces on the left, the selected space in the middle, traffic on the right.
+// The chat page: spaces on the left, the selected space in the middle, traffic (and the bot's
+// incoming routes) on the right.
 // Everything arrives from /_emulator/chat/state once and then from long polls of
 // /_emulator/changes (see bot/emulator/chat.py for why long polls and not a stream).
 import { createComposer } from "./composer.js";
 import { el } from "./dom.js";
+import { createIncomingPanel } from "./incoming.js";
 import { renderMarkdown } from "./markdown.js";
 import { avatar, messageNode as renderMessage } from "./message.js";
 import { addMemberForm, newSpaceForm } from "./spaces.js";
@@ -22,6 +24,8 @@ const state = {
   threadComposer: null,   // {parentId, form} of the open thread reply box
 };
 const traffic = createTrafficPanel($("traffic-list"));
+const incoming = createIncomingPanel($("incoming"), $("incoming-list"),
+  (name, body) => request("POST", `/_emulator/incoming/${encodeURIComponent(name)}/send`, body));
 
 // -- helpers -------------------------------------------------------------------------------------
 async function request(method, url, body) {
@@ -332,6 +336,7 @@ async function loadState() {
   state.people = new Map(data.people.map((p) => [p.id, p]));
   state.rooms = data.rooms;
   for (const message of data.messages) state.messages.set(message.id, message);
+  incoming.show(data.incoming);
   return data;
 }
 
@@ -355,7 +360,7 @@ function apply(change) {
   const { kind, data } = change;
   if (kind === "message") addMessage(data);
   else if (kind === "world") scheduleRefresh();
-  else if (kind === "delivery" || kind === "call") {
+  else if (kind === "delivery" || kind === "call" || kind === "incoming") {
     traffic.add(kind, data);
     // A bot deleting a message is seen only in the traffic: follow it.
     const deleted = kind === "call" && data.method === "DELETE" && data.status < 300 && data.path.match(/^\/v1\/messages\/([^/]+)$/);

@@ -1,5 +1,6 @@
-// The "behind the scenes" panel: every webhook the emulator delivers to the bot and every REST
-// call the bot makes, newest first, each with a one-line explanation and its JSON on demand.
+// The "behind the scenes" panel: every webhook the emulator delivers to the bot, every REST call the
+// bot makes and every request sent to its incoming routes, newest first, each with a one-line
+// explanation and its JSON on demand.
 import { el } from "./dom.js";
 
 const KEEP = 300;  // entries kept in the page; older ones drop off the bottom
@@ -48,6 +49,12 @@ function json(title, value) {
   return box;
 }
 
+// The request and response bodies a record kept, each in its JSON box.
+function bodies(record) {
+  return [["Request body", record.request], ["Response body", record.response]]
+    .filter(([, value]) => value !== null && value !== undefined).map(([title, value]) => json(title, value));
+}
+
 function entry(kind, summaryParts, details) {
   const item = el("li", `traffic-entry traffic-${kind}`);
   const box = el("details");
@@ -88,8 +95,7 @@ function callEntry(call) {
   const who = call.callerName ? `by ${call.callerName}` : "without a valid token";
   const details = [el("p", "traffic-line", `${clock(call.at)} · ${line}${call.query ? `?${call.query}` : ""}`),
     el("p", "traffic-note", `${notes.join(" ")} (${who})`)];
-  if (call.request !== null && call.request !== undefined) details.push(json("Request body", call.request));
-  if (call.response !== null && call.response !== undefined) details.push(json("Response body", call.response));
+  details.push(...bodies(call));
   return entry("rest", [
     el("span", "tag tag-rest", "REST"),
     el("span", "traffic-what", line),
@@ -98,13 +104,30 @@ function callEntry(call) {
   ], details);
 }
 
+function incomingEntry(record) {
+  const signed = record.auth === "github"
+    ? `signed as GitHub signs (X-Hub-Signature-256), event ${record.event}`
+    : "with the bot's incoming key (Authorization: Bearer)";
+  const details = [el("p", "traffic-line", `${clock(record.at)} · POST ${record.url}`),
+    el("p", "traffic-note", `A test event, ${signed}. The bot answers 202 at once and runs its handler `
+      + "later: the REST calls it then makes follow."), ...bodies(record)];
+  return entry("incoming", [
+    el("span", "tag tag-incoming", "Incoming"),
+    el("span", "traffic-what", `POST /incoming/${record.name}`),
+    statusPill(record.status, record.error),
+    el("span", "traffic-ms", `${Math.round(record.ms)} ms`),
+  ], details);
+}
+
+const ENTRIES = { delivery: deliveryEntry, call: callEntry, incoming: incomingEntry };
+
 export function createTrafficPanel(list) {
   const empty = el("li", "traffic-empty muted", "Nothing yet. Send the bot a message and watch.");
   list.append(empty);
   return {
     add(kind, record) {
       empty.remove();
-      list.prepend(kind === "delivery" ? deliveryEntry(record) : callEntry(record));
+      list.prepend(ENTRIES[kind](record));
       while (list.children.length > KEEP) list.lastElementChild.remove();
     },
     clear() {
