@@ -17,7 +17,7 @@ import requests
 
 from bot import incoming
 from bot.inbound import TokenBucket, incoming_key, route_urls
-from bot.registry import Handler
+from bot.registry import Handler, Registry
 from bot.runner import BotRunner
 from support import NOWHERE, Bots, finish, output, program_env, run_bot, until
 
@@ -377,3 +377,16 @@ def test_incoming_urls_use_the_ngrok_domain_or_say_the_url_is_random(tmp_path):
     assert code == 0 and "random per start" in lines[0] and '"public URL: ..."' in lines[0]
     assert lines[1:3] == ["<public URL>/incoming/deploy?key=k", lines[2]]
     assert lines[2].startswith("<public URL>/incoming/github  ")
+
+
+def test_two_incoming_routes_with_one_name_name_both_places() -> None:
+    def route():
+        @incoming("deploy")
+        def deployed(ctx, payload):
+            return None
+        return deployed.__webex_bot_handler__
+
+    registry = Registry()
+    registry.add(route())
+    with pytest.raises(Exception, match="incoming route 'deploy' is defined twice: in .*test_incoming.py:.* and in "):
+        registry.add(route())
