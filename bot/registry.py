@@ -14,12 +14,14 @@ import inspect
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Callable, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
 from .access import Access
 from .arguments import usage
 from .errors import DuplicateCommand
-from .triggers import Cron, Every, Trigger
+
+if TYPE_CHECKING:  # the triggers (cronsim, the time zones) are imported by the first schedule that needs them
+    from .triggers import Trigger
 
 MARK = "__webex_bot_handler__"
 
@@ -48,7 +50,7 @@ class Handler:
     access: Access = field(default_factory=Access)
     hidden: bool = False
     pattern: Optional[re.Pattern[str]] = None  # hears
-    trigger: Optional[Trigger] = None  # schedule: when it is due
+    trigger: Optional["Trigger"] = None  # schedule: when it is due
     room: Optional[str] = None  # schedule, incoming: where what it returns goes (a room id or an email)
     misfire_grace: float = 0.0  # schedule: how late (s) a run missed while the bot was down still runs
     auth: str = ""  # incoming: "key" or "github"
@@ -144,6 +146,8 @@ def every(*, seconds: float = 0, minutes: float = 0, hours: float = 0, room: Opt
           ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Run the function at a fixed interval, counted from the bot's first start and kept across
     restarts; what it returns goes to ``room`` (a room id or an email), when given."""
+    from .triggers import Every
+
     trigger = Every(timedelta(seconds=seconds, minutes=minutes, hours=hours))
     return _schedule(trigger, room, name, misfire_grace)
 
@@ -152,10 +156,12 @@ def cron(expression: str, *, timezone: str = "UTC", room: Optional[str] = None, 
          misfire_grace: float = MISFIRE_GRACE) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Run the function when the cron ``expression`` (``"0 9 * * mon-fri"``) says, in ``timezone``;
     what it returns goes to ``room``, when given. A bad expression or zone stops the plugin's import."""
+    from .triggers import Cron
+
     return _schedule(Cron(expression, timezone), room, name, misfire_grace)
 
 
-def _schedule(trigger: Trigger, room: Optional[str], name: Optional[str],
+def _schedule(trigger: "Trigger", room: Optional[str], name: Optional[str],
               misfire_grace: float) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     if misfire_grace < 0:
         raise ValueError("misfire_grace is seconds, at least 0")
