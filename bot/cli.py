@@ -49,6 +49,11 @@ def _print_incoming_urls(config: Config) -> int:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["doctor"]:
+        from .doctor import main as doctor
+
+        return doctor(args[1:])
     try:
         config = load_config(argv)
     except BotError as exc:

@@ -21,6 +21,7 @@ from .plugins import load_plugins
 from .registry import Registry
 from .schedules import Scheduler
 from .storage import Storage, open_storage
+from .wakeups import Wakeups
 from .webex import WebexClient
 
 if TYPE_CHECKING:  # each transport's modules are imported when it starts: a bot loads only the one it runs
@@ -56,6 +57,8 @@ class BotRunner:
         self.incoming: Optional[Incoming] = None
         self.supervisor: Optional[Supervisor] = None
         self.websocket: Optional[WebsocketTransport] = None
+        # Replaced before start() by a test that makes a sleep with a clock of its own.
+        self.wakeups = Wakeups()
         # Set when the bot can no longer receive messages; run_bot.py then exits non-zero.
         self.failed = threading.Event()
         self._catch_up_lock = threading.Lock()
@@ -97,6 +100,7 @@ class BotRunner:
             self._start_websocket()
         else:
             self._start_webhooks(me.displayName)
+        self.wakeups.start(self._woke)
         return self
 
     def _start_webhooks(self, bot_name: str) -> None:
@@ -208,6 +212,16 @@ class BotRunner:
             self.supervisor.tunnel.stop()
             self.supervisor = None
 
+    def _woke(self, reason: str) -> None:
+        """After a sleep or a network change nothing tells that a connection broke: check each now,
+        and answer what came meanwhile (the handled record keeps it from being answered twice)."""
+        log.warning("%s; checking the connections", reason)
+        if self.websocket is not None:
+            self.websocket.reconnect_now()
+        if self.supervisor is not None:
+            self.supervisor.check_now()
+        self._catch_up_logged()
+
     def _fail(self, reason: str) -> None:
         self.failure = reason
         self.failed.set()
@@ -254,6 +268,7 @@ class BotRunner:
     def stop(self, timeout: float = 8.0) -> None:
         """Stop the schedules and the checks, let handlers finish, remove our webhooks unless kept, end
         the tunnel."""
+        self.wakeups.stop()
         if self.scheduler is not None:
             self.scheduler.stop(timeout / 4)
         supervisor = self.supervisor

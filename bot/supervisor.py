@@ -43,6 +43,7 @@ class Supervisor:
         self.repairs = 0
         self._missed = False  # a repair was made and its catch-up has not yet succeeded
         self._stop = threading.Event()
+        self._now = threading.Event()  # check_now() asked; set by stop() too, so the wait ends at once
         self._thread: Optional[threading.Thread] = None
 
     @property
@@ -69,8 +70,14 @@ class Supervisor:
         self._thread.start()
         return self
 
+    def check_now(self) -> None:
+        """Run the next health check at once, on the supervisor's thread: after a sleep or a network
+        change the tunnel's session may be gone long before the interval says to look."""
+        self._now.set()
+
     def stop(self, stop_tunnel: bool = True) -> None:
         self._stop.set()
+        self._now.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
         if stop_tunnel:
@@ -79,7 +86,11 @@ class Supervisor:
     def _loop(self) -> None:
         if self._missed:
             self._catch_up()
-        while not self._stop.wait(self._next_wait()):
+        while not self._stop.is_set():
+            self._now.wait(self._next_wait())
+            self._now.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.check()
             except Exception:

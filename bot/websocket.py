@@ -90,6 +90,7 @@ class WebsocketTransport:
         self._ready = threading.Event()
         self._started = False
         self._stopping = threading.Event()
+        self._reconnect = threading.Event()  # reconnect_now() asked; set by stop() too, to end a pause
         self._outbox: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self._http = requests.Session()
         self._http.headers["Authorization"] = f"Bearer {token}"
@@ -117,8 +118,14 @@ class WebsocketTransport:
             raise TransportError(self.fatal)
         return self
 
+    def reconnect_now(self) -> None:
+        """Replace the connection at once, with no pause first: after a sleep or a network change it
+        may be dead without knowing it, and the pings would take half a minute to tell."""
+        self._reconnect.set()
+
     def stop(self) -> None:
         self._stopping.set()
+        self._reconnect.set()
         ws = self._ws
         if ws is not None:
             ws.close()
@@ -165,9 +172,14 @@ class WebsocketTransport:
             if self._ready.is_set():
                 delay = 1.0
             self._ready.clear()
+            if self._reconnect.is_set():
+                self._reconnect.clear()
+                log.info("websocket: %s; reconnecting now", reason)
+                continue
             wait = min(delay, self.max_backoff) * random.uniform(0.7, 1.3)
             log.warning("websocket: %s; reconnecting in %.1fs", reason, wait)
-            self._stopping.wait(wait)
+            if self._reconnect.wait(wait):
+                self._reconnect.clear()
             delay = min(delay * 2, self.max_backoff)
 
     def _session(self, device: dict[str, Any]) -> str:
@@ -177,6 +189,7 @@ class WebsocketTransport:
                      additional_headers={"Authorization": f"Bearer {self.token}"}) as ws:
             self._ws = ws
             self.connections += 1
+            self._reconnect.clear()  # this connection is new: it need not be replaced
             # Sequence numbers count per connection: the old connection's highest would hide every gap.
             self._last_sequence = None
             ws.send(json.dumps({"id": str(uuid.uuid4()), "type": "authorization",
@@ -196,6 +209,9 @@ class WebsocketTransport:
         awaited_pong: Optional[str] = None
         pong_deadline = 0.0
         while not self._stopping.is_set():
+            if self._reconnect.is_set():
+                ws.close()
+                return "asked to reconnect"
             while not self._outbox.empty():
                 ws.send(json.dumps(self._outbox.get_nowait()))
             try:

@@ -2,6 +2,7 @@
 ``webex_emulator``, ``webex_person``, ``webex_bot_account``, ``testbot``, ``testbot_plugins``)."""
 from __future__ import annotations
 
+import logging
 import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
@@ -50,3 +51,14 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     urllib.request.install_opener(None)  # urlopen keeps the proxies it read first: read them again now
     yield OFFLINE
     urllib.request.install_opener(None)  # and again, from the environment as it was
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Put the root logger back as it was: the CLI's ``setup_logging`` points it at a stream that pytest
+    closes after the test, and a later test's log line would fail there."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

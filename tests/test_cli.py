@@ -313,15 +313,6 @@ def test_redact_takes_out_secrets_and_bearer_credentials():
     assert redact("nothing to hide", ["s3cret-value"]) == "nothing to hide"
 
 
-@pytest.fixture
-def restore_logging() -> Any:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
 def test_setup_logging_redacts_messages_and_tracebacks(capsys, restore_logging):
     token = "NmQ5ZTRlZGYtYmVhcmVyLXRva2Vu"
     redactor = setup_logging("INFO", [token])
