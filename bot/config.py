@@ -49,6 +49,10 @@ class Config:
     ngrok_domain: Optional[str] = None
     ngrok_config: Optional[str] = None
     cloudflared_path: Optional[str] = None
+    ngrok_mode: str = "auto"
+    proxy: Optional[str] = None
+    pac_url: Optional[str] = None
+    ca_bundle: Optional[str] = None
     health_interval: float = 30.0
     instance: str = field(default_factory=socket.gethostname)
     keep_webhooks: bool = False
@@ -70,7 +74,10 @@ class Config:
 
     def secrets(self) -> list[str]:
         """Values that must never appear in a log line."""
-        return [s for s in (self.token, self.ngrok_authtoken, self.incoming_key, self.incoming_secret) if s]
+        from .network import credentials_of
+
+        return [s for s in (self.token, self.ngrok_authtoken, self.incoming_key, self.incoming_secret,
+                            *credentials_of(self.proxy)) if s]
 
 
 

@@ -24,6 +24,7 @@ import requests
 from .config import Config, load_config
 from .errors import BotError
 from .logs import redact, setup_logging
+from .network import Network, without_credentials
 from .retry import RetryPolicy
 
 TIMEOUT = 5.0  # seconds any one network step of a check may take
@@ -44,22 +45,6 @@ class Check:
         return f"{self.verdict:<4}  {self.what}: {self.detail}"
 
 
-def without_credentials(url: str) -> str:
-    """A proxy URL fit to print: ``user:password@`` taken out."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host
-    return urlunsplit(parts._replace(netloc=f"{host}:{parts.port}" if parts.port else host))
-
-
-def _proxy_for(url: str) -> Optional[str]:
-    """The proxy requests would use for ``url``, from HTTPS_PROXY/HTTP_PROXY/NO_PROXY (either case)."""
-    proxies = requests.utils.get_environ_proxies(url)
-    return proxies.get(urlsplit(url).scheme) or proxies.get("all")
-
-
 def _reachable(host: str, port: int) -> Optional[str]:
     """None when a TCP connection to ``host:port`` opens, else why not."""
     try:
@@ -74,6 +59,7 @@ class Doctor:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        self.network = Network.from_config(config)
         self.checks: list[Check] = []
         self.api_answer: Optional[requests.Response] = None
 
@@ -96,33 +82,42 @@ class Doctor:
 
     # -- reaching Webex --------------------------------------------------------------------------
     def proxy(self) -> Check:
-        url = self.config.api_url
-        proxy = _proxy_for(url)
-        if proxy is None:
-            return self.add("ok", "proxy", f"none for {url} (HTTPS_PROXY/HTTP_PROXY unset, or NO_PROXY covers it)")
-        shown = without_credentials(proxy)
-        parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-        refused = _reachable(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
-        if refused:
-            variable = "HTTPS_PROXY" if url.startswith("https://") else "HTTP_PROXY"
-            return self.add("FAIL", "proxy", f"{shown} for {url} takes no connection ({refused}): fix {variable} "
-                                             f"(or {variable.lower()}), or add the host to NO_PROXY")
-        return self.add("ok", "proxy", f"{shown} for {url} takes connections")
+        """The proxy the REST API and U2C are reached through, and whether it takes connections (the
+        tunnel's is named in its own line)."""
+        self.network.prepare()  # a PAC file or CA bundle that cannot be read is this line's FAIL
+        urls = {"REST": self.config.api_url, "U2C": self.config.u2c_url}
+        chosen: dict[tuple[Optional[str], str], list[str]] = {}
+        for name, url in urls.items():
+            chosen.setdefault((self.network.proxy_for(url), self.network.source(url)), []).append(name)
+        verdict, parts = "ok", []
+        for (proxy, source), names in chosen.items():
+            if proxy is None:
+                parts.append(f"none for {', '.join(names)} ({source})")
+                continue
+            shown = without_credentials(proxy)
+            address = urlsplit(proxy)
+            refused = _reachable(address.hostname or "", address.port or (443 if address.scheme == "https" else 80))
+            if refused:
+                verdict = "FAIL"
+                parts.append(f"{shown} for {', '.join(names)} (from {source}) takes no connection ({refused}): fix "
+                             f"{source}, or add the hosts to NO_PROXY")
+            else:
+                parts.append(f"{shown} for {', '.join(names)} (from {source}) takes connections")
+        return self.add(verdict, "proxy", "; ".join(parts))
 
     def rest_api(self) -> Check:
         url = self.config.api_url
-        host = urlsplit(url).hostname
         started = time.monotonic()
         try:
-            self.api_answer = requests.get(f"{url}people/me", timeout=TIMEOUT,
-                                           headers={"Authorization": f"Bearer {self.config.token}"})
-        except requests.exceptions.SSLError as exc:
-            reason = getattr(exc.__context__, "reason", None) or "certificate check failed"
-            return self.add("FAIL", "REST API", f"the TLS certificate of {host} is not trusted ({reason}): if this "
-                                                "network inspects TLS, set REQUESTS_CA_BUNDLE to its CA file")
+            with self.network.session() as session:
+                self.api_answer = session.get(f"{url}people/me", timeout=TIMEOUT,
+                                              headers={"Authorization": f"Bearer {self.config.token}"})
         except requests.RequestException as exc:
+            problem = self.network.problem(url, exc)
+            if problem is not None:
+                return self.add("FAIL", "REST API", str(problem))
             return self.add("FAIL", "REST API", f"cannot reach {url} ({type(exc).__name__}): check the network, "
-                                                "the proxy (HTTPS_PROXY) and WEBEX_API_URL / --api-url")
+                                                "the proxy (HTTPS_PROXY, BOT_PROXY) and WEBEX_API_URL / --api-url")
         tls = "TLS verified, " if url.startswith("https://") else ""
         verdict = "warn" if self.api_answer.status_code >= 500 else "ok"
         return self.add(verdict, "REST API", f"{url} answered {self.api_answer.status_code}, {tls}"
@@ -134,7 +129,8 @@ class Doctor:
         from .webex import WebexClient
 
         once = RetryPolicy(attempts=1, rate_limit_attempts=1)
-        me = WebexClient(self.config.token, self.config.api_url, retry=once, timeout=int(TIMEOUT)).me()
+        me = WebexClient(self.config.token, self.config.api_url, retry=once, timeout=int(TIMEOUT),
+                         network=self.network).me()
         kind = str(getattr(me, "type", "") or "")
         if kind == "bot":
             email = f" ({me.emails[0]})" if me.emails else ""
@@ -159,27 +155,29 @@ class Doctor:
     def catalog(self) -> Check:
         from .wdm import DeviceRegistry
 
-        registry = DeviceRegistry(self.config.token, self.config.u2c_url, self.config.instance, timeout=TIMEOUT)
+        registry = DeviceRegistry(self.config.token, self.config.u2c_url, self.config.instance, timeout=TIMEOUT,
+                                  network=self.network)
         wdm = registry.wdm_url()
         registry.ours()  # a DeviceError unless WDM lists the bot's devices
         return self.add("ok", "U2C and WDM", f"{self.config.u2c_url} names WDM {wdm}, which answers", WEBSOCKET)
 
     def handshake(self) -> Check:
         """Through a device of the doctor's own, registered for this and deleted at once."""
-        from websockets.exceptions import InvalidHandshake
+        from websockets.exceptions import InvalidHandshake, InvalidProxyStatus
 
         from .wdm import DeviceRegistry
 
         registry = DeviceRegistry(self.config.token, self.config.u2c_url, f"{self.config.instance}-doctor",
-                                  timeout=TIMEOUT)
+                                  timeout=TIMEOUT, network=self.network)
         device = registry.register()
+        url = device["webSocketUrl"]
         try:
-            return self._mercury(device["webSocketUrl"])
-        except ssl.SSLCertVerificationError:
-            host = urlsplit(device["webSocketUrl"]).hostname
-            return self.add("FAIL", "websocket", f"the TLS certificate of {host} is not trusted: the websocket reads "
-                                                 "Python's trust store, not REQUESTS_CA_BUNDLE; set SSL_CERT_FILE to "
-                                                 "the CA file", WEBSOCKET)
+            return self._mercury(url)
+        except ssl.SSLCertVerificationError as exc:
+            return self.add("FAIL", "websocket", str(self.network.untrusted(url, exc.verify_message)), WEBSOCKET)
+        except InvalidProxyStatus as exc:
+            refusal = self.network.refused(url, exc.response.status_code)
+            return self.add("FAIL", "websocket", f"{refusal}; webhooks do not need it", WEBSOCKET)
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             return self.add("FAIL", "websocket", f"cannot connect to Mercury ({type(exc).__name__}): the network "
                                                  "may block websockets; use --transport webhook", WEBSOCKET)
@@ -194,7 +192,8 @@ class Doctor:
 
         url = websocket_url + ("&" if "?" in websocket_url else "?") + QUERY
         with connect(url, open_timeout=TIMEOUT, close_timeout=1,
-                     additional_headers={"Authorization": f"Bearer {self.config.token}"}) as ws:
+                     additional_headers={"Authorization": f"Bearer {self.config.token}"},
+                     **self.network.websocket_options(url)) as ws:
             ws.send(json.dumps({"id": str(uuid.uuid4()), "type": "authorization",
                                 "data": {"token": f"Bearer {self.config.token}"}}))
             deadline = time.monotonic() + TIMEOUT
@@ -219,33 +218,50 @@ class Doctor:
     def ngrok(self) -> Check:
         from pyngrok import conf, installer
 
-        from .tunnels import explain_ngrok_failure
+        from .tunnels import NGROK_SERVICE, TunnelError, agent_api_problem, explain_ngrok_failure, ngrok_mode
 
         program = self.config.ngrok_path or conf.DEFAULT_NGROK_PATH
         if self.config.ngrok_path and not os.access(program, os.X_OK):
             return self.add("FAIL", "ngrok", f"BOT_NGROK_PATH names {program}, which is not a program that can run: "
                                              "install ngrok and set BOT_NGROK_PATH to it", WEBHOOK)
+        proxy = self.network.proxy_for(NGROK_SERVICE)
+        try:
+            mode = ngrok_mode(self.config.ngrok_mode, agent_present=os.access(program, os.X_OK),
+                              proxied=proxy is not None)
+        except TunnelError as exc:
+            return self.add("FAIL", "ngrok", str(exc), WEBHOOK)
         agent_config = self.config.ngrok_config or conf.DEFAULT_NGROK_CONFIG_PATH
         saved = installer.get_ngrok_config(agent_config, use_cache=False) if os.path.isfile(agent_config) else {}
-        if not (self.config.ngrok_authtoken or saved.get("authtoken") or (saved.get("agent") or {}).get("authtoken")):
+        saved_token = mode == "agent" and (saved.get("authtoken") or (saved.get("agent") or {}).get("authtoken"))
+        if not (self.config.ngrok_authtoken or saved_token):
             return self.add("FAIL", "ngrok", str(explain_ngrok_failure("ERR_NGROK_4018")), WEBHOOK)
-        if os.access(program, os.X_OK):
-            return self.add("ok", "ngrok", f"agent at {program}, authtoken set", WEBHOOK)
-        download = urlsplit(next(iter(installer.PLATFORMS.values()))).hostname or ""
-        try:
-            requests.head(f"https://{download}/", timeout=TIMEOUT)
-        except requests.RequestException as exc:
-            return self.add("FAIL", "ngrok", f"no agent at {program} and {download} cannot be reached to download it "
-                                             f"({type(exc).__name__}): install ngrok and set BOT_NGROK_PATH to it",
+        through = f", its session through {without_credentials(proxy)}" if proxy else ""
+        problem = agent_api_problem() if mode == "agent" else None
+        if problem is not None:
+            return self.add("FAIL", "ngrok", str(problem), WEBHOOK)
+        if mode == "sdk":
+            return self.add("ok", "ngrok", "the agent SDK, in this process (nothing to download), authtoken set",
                             WEBHOOK)
-        return self.add("warn", "ngrok", f"no agent at {program} yet: pyngrok downloads it from {download} at the "
-                                         "first start; authtoken set", WEBHOOK)
+        if os.access(program, os.X_OK):
+            return self.add("ok", "ngrok", f"agent at {program}, authtoken set{through}", WEBHOOK)
+        url = installer.get_ngrok_cdn_url("3")
+        download = urlsplit(url).hostname or ""
+        try:
+            with self.network.session() as session:
+                session.head(url, timeout=TIMEOUT)
+        except requests.RequestException as exc:
+            problem = self.network.problem(url, exc)
+            return self.add("FAIL", "ngrok", f"no agent at {program} and {download} cannot be reached to download it "
+                                             f"({problem or type(exc).__name__}): install ngrok and set "
+                                             "BOT_NGROK_PATH to it", WEBHOOK)
+        return self.add("warn", "ngrok", f"no agent at {program} yet: the bot downloads it from {download} at the "
+                                         f"first start; authtoken set{through}", WEBHOOK)
 
     def cloudflared(self) -> Check:
         from .tunnels import CloudflaredTunnel, TunnelError
 
         tunnel = CloudflaredTunnel(state_dir=self.config.state_dir, instance=self.config.instance,
-                                   cloudflared_path=self.config.cloudflared_path)
+                                   cloudflared_path=self.config.cloudflared_path, network=self.network)
         try:
             program = tunnel._binary()
         except TunnelError as exc:

@@ -73,6 +73,24 @@ class WebexUnavailable(WebexError):
     """Webex kept failing (5xx or no connection) after the retries."""
 
 
+class NetworkRefusal(WebexUnavailable):
+    """Something on the way refuses the connection the same way on every try: a certificate this machine
+    does not trust, a proxy that refuses; the message names the host and the setting that fixes it."""
+
+    exit_code = EXIT_CONFIG
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=True)
+
+
+class CertificateError(NetworkRefusal):
+    """The server showed a certificate signed by an authority this machine does not trust (TLS inspection)."""
+
+
+class ProxyRefusal(NetworkRefusal):
+    """The proxy refused the tunnel (403) or wants credentials (407)."""
+
+
 class BadEvent(BotError, ValueError):
     """A delivery that is not a Webex event the bot handles; the message says what is missing."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import threading
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
@@ -17,6 +18,7 @@ from .config import Config
 from .dispatcher import Dispatcher
 from .errors import StartupError, TransportError, TunnelError
 from .handled import HandledLog
+from .network import Network
 from .plugins import load_plugins
 from .registry import Registry
 from .schedules import Scheduler
@@ -44,7 +46,8 @@ class BotRunner:
         """``redact`` is told each secret made at start (the webhook's), before any log line can hold it."""
         self.config = config
         self._redact = redact
-        self.client = WebexClient(config.token, config.api_url)
+        self.network = Network.from_config(config)
+        self.client = WebexClient(config.token, config.api_url, network=self.network)
         self.registry = registry
         self._extra = list(extra)
         self.dispatcher: Optional[Dispatcher] = None
@@ -76,6 +79,8 @@ class BotRunner:
         return self.supervisor.public_url if self.supervisor is not None else None
 
     def start(self) -> "BotRunner":
+        self._redact(*self.network.secrets())
+        self.network.prepare()
         me = self.client.me()
         log.info("running as %s <%s>", me.displayName, (me.emails or ["?"])[0])
         registry = self.registry
@@ -117,7 +122,8 @@ class BotRunner:
         auto = self.config.transport == "auto"
         self.supervisor = Supervisor(tunnel=self._tunnel(), port=self.server.port, receiver=self.receiver,
                                      webhooks=self.webhooks, interval=self.config.health_interval,
-                                     catch_up=self.catch_up, on_give_up=self._fall_back if auto else None)
+                                     catch_up=self.catch_up, on_give_up=self._fall_back if auto else None,
+                                     network=self.network)
         try:
             self.supervisor.bring_up()
         except TunnelError as exc:
@@ -173,12 +179,13 @@ class BotRunner:
                 assert self.server is not None
                 log.info("incoming routes listening on %s:%s (no tunnel: reachable from this network only)",
                          self.config.host, self.server.port)
-        registry = DeviceRegistry(self.config.token, self.config.u2c_url, self.config.instance)
+        registry = DeviceRegistry(self.config.token, self.config.u2c_url, self.config.instance, network=self.network)
         self.websocket = WebsocketTransport(registry=registry, token=self.config.token,
                                             my_id=self.client.me().id, submit=self.dispatcher.submit,
                                             catch_up=self._catch_up_logged, keep_device=self.config.keep_device,
                                             ping_interval=self.config.ws_ping_interval,
-                                            pong_timeout=self.config.ws_pong_timeout, on_fatal=self._fail)
+                                            pong_timeout=self.config.ws_pong_timeout, on_fatal=self._fail,
+                                            network=self.network)
         try:
             self.websocket.start()
         except TransportError as exc:
@@ -235,7 +242,7 @@ class BotRunner:
             return submitted
 
     def _tunnel(self) -> "Tunnel":
-        from .tunnels import CloudflaredTunnel, NgrokTunnel, StaticUrl
+        from .tunnels import NGROK_SERVICE, CloudflaredTunnel, NgrokTunnel, StaticUrl, ngrok_mode
 
         config = self.config
         if config.tunnel == "none":
@@ -243,10 +250,26 @@ class BotRunner:
             return StaticUrl(config.public_url or self.server.url)
         if config.tunnel == "cloudflared":
             return CloudflaredTunnel(state_dir=config.state_dir, instance=config.instance,
-                                     cloudflared_path=config.cloudflared_path)
+                                     cloudflared_path=config.cloudflared_path, network=self.network)
+        from pyngrok import conf
+
+        agent_present = bool(config.ngrok_path) or os.path.exists(conf.DEFAULT_NGROK_PATH)
+        proxied = self.network.proxy_for(NGROK_SERVICE) is not None
+        if ngrok_mode(config.ngrok_mode, agent_present=agent_present, proxied=proxied) == "sdk":
+            from .tunnels.ngrok_sdk import NgrokSdkTunnel
+
+            log.info("ngrok: the agent SDK, in this process (nothing to download)")
+            return NgrokSdkTunnel(authtoken=config.ngrok_authtoken, domain=config.ngrok_domain,
+                                  on_disconnect=self._tunnel_lost)
         return NgrokTunnel(state_dir=config.state_dir, instance=config.instance, ngrok_path=config.ngrok_path,
                            authtoken=config.ngrok_authtoken, domain=config.ngrok_domain,
-                           config_path=config.ngrok_config)
+                           config_path=config.ngrok_config, network=self.network)
+
+    def _tunnel_lost(self, reason: str) -> None:
+        """The in-process ngrok says its session dropped: repair now rather than at the next check."""
+        log.warning("ngrok: the session dropped (%s); repairing", reason)
+        if self.supervisor is not None:
+            self.supervisor.check_now()
 
     def _serve(self, receiver: "Receiver") -> "BackgroundServer":
         from .wsgi import BackgroundServer

@@ -227,6 +227,19 @@ SETTINGS: tuple[Setting, ...] = (
             default="a random one"),
     Setting("ngrok_config", None, "BOT_NGROK_CONFIG", Text(), "ngrok configuration file to use",
             default="pyngrok's"),
+    Setting("ngrok_mode", None, "BOT_NGROK_MODE", Choice(("auto", "agent", "sdk")),
+            "how --tunnel ngrok runs: 'agent', the ngrok program (pyngrok downloads it); 'sdk', in this process "
+            "(pip install 'webex-laptop-bot[ngrok-sdk]'; no proxy support); auto: the SDK when it is installed "
+            "and no proxy is needed"),
+    Setting("proxy", None, "BOT_PROXY", Text(),
+            "proxy for every outbound connection (http://[user:password@]host:port), over HTTPS_PROXY and "
+            "the PAC file; 'direct' for none. NO_PROXY still applies", default="HTTPS_PROXY / HTTP_PROXY"),
+    Setting("pac_url", None, "BOT_PAC_URL", Text(),
+            "PAC file (URL or path) that picks the proxy per host (pip install 'webex-laptop-bot[pac]')",
+            default="the system's, on Windows and macOS"),
+    Setting("ca_bundle", None, "BOT_CA_BUNDLE", Text(),
+            "PEM file of extra authorities to trust (a TLS-inspecting proxy's), for REST and the websocket "
+            "alike", default="REQUESTS_CA_BUNDLE; the system's store and certifi's are trusted anyway"),
     Setting("cloudflared_path", None, "BOT_CLOUDFLARED_PATH", Text(), "cloudflared program to run",
             default="cloudflared on the PATH"),
     Setting("health_interval", None, "BOT_HEALTH_INTERVAL", Number(float, 0.05),

@@ -18,6 +18,7 @@ from typing import Callable, Optional
 
 import requests
 
+from .network import Network
 from .receiver import PROBE_RESOURCE, Receiver, expected_signature
 from .tunnels import Tunnel
 from .webhooks import Webhooks
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 class Supervisor:
     def __init__(self, *, tunnel: Tunnel, port: int, receiver: Receiver, webhooks: Webhooks, interval: float,
                  catch_up: Callable[[], int], on_give_up: Optional[Callable[[str], None]] = None,
-                 max_failures: int = 3, probe_timeout: float = 5.0) -> None:
+                 max_failures: int = 3, probe_timeout: float = 5.0, network: Optional[Network] = None) -> None:
         self.tunnel = tunnel
         self.port = port
         self.receiver = receiver
@@ -38,6 +39,7 @@ class Supervisor:
         self.on_give_up = on_give_up
         self.max_failures = max_failures
         self.probe_timeout = probe_timeout
+        self._http = (network or Network()).session()  # the public URL is outside: through the proxy, if any
         self.public_url: Optional[str] = None
         self.failures = 0
         self.repairs = 0
@@ -162,7 +164,7 @@ class Supervisor:
         """Send a signed probe through the public URL; True when our own receiver answered it."""
         body = json.dumps({"resource": PROBE_RESOURCE, "id": str(uuid.uuid4())}).encode()
         try:
-            answer = requests.post(self.target_url, data=body, timeout=self.probe_timeout, headers={
+            answer = self._http.post(self.target_url, data=body, timeout=self.probe_timeout, headers={
                 "Content-Type": "application/json",
                 "X-Spark-Signature": expected_signature(self.receiver.secret, body)})
             return answer.status_code == 200 and answer.json().get("status") == "probe"

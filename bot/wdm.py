@@ -12,17 +12,20 @@ from typing import Any, Optional
 import requests
 
 from .errors import DeviceError
+from .network import Network
 
 log = logging.getLogger(__name__)
 TOO_MANY = "excessive device registrations"
 
 
 class DeviceRegistry:
-    def __init__(self, token: str, u2c_url: str, instance: str, timeout: float = 15.0) -> None:
+    def __init__(self, token: str, u2c_url: str, instance: str, timeout: float = 15.0,
+                 network: Optional[Network] = None) -> None:
         self.u2c_url = u2c_url
         self.name = f"webex-laptop-bot-{instance}"
         self.timeout = timeout
-        self._http = requests.Session()
+        self.network = network or Network()
+        self._http = self.network.session()
         self._http.headers["Authorization"] = f"Bearer {token}"
         self._wdm: Optional[str] = None
 
@@ -30,6 +33,9 @@ class DeviceRegistry:
         try:
             response = self._http.request(method, url, timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
+            problem = self.network.problem(url, exc)
+            if problem is not None:
+                raise DeviceError(str(problem), permanent=True) from None
             raise DeviceError(f"cannot reach Webex device registration ({type(exc).__name__})") from None
         if response.status_code == 401:
             raise DeviceError("Webex refused the bot token (401): check WEBEX_BOT_TOKEN", permanent=True)

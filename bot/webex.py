@@ -19,6 +19,7 @@ from webexpythonsdk import ApiError, RateLimitError, WebexAPI
 from . import ids
 from .errors import WebexAuthError, WebexError, WebexUnavailable
 from .logs import clip
+from .network import Network
 from .retry import TRANSIENT, RetryPolicy, Verdict, rate_limited
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,8 @@ AUTH_HELP = ("Webex refused the bot token (401): check WEBEX_BOT_TOKEN; a regene
 
 
 def _classify(exc: Exception) -> Optional[Verdict]:
+    if isinstance(exc, (requests.exceptions.SSLError, requests.exceptions.ProxyError)):
+        return None  # a certificate or a proxy's refusal stays the same on the next try
     if isinstance(exc, RateLimitError):
         return rate_limited(exc.retry_after)
     if isinstance(exc, ApiError) and exc.status_code >= 500:
@@ -53,9 +56,11 @@ def _describe(exc: Exception) -> str:
 
 
 class WebexClient:
-    def __init__(self, token: str, api_url: str, *, retry: RetryPolicy = RetryPolicy(), timeout: int = 30) -> None:
+    def __init__(self, token: str, api_url: str, *, retry: RetryPolicy = RetryPolicy(), timeout: int = 30,
+                 network: Optional[Network] = None) -> None:
         self.token = token
         self.api_url = api_url
+        self.network = network or Network()
         self.timeout = timeout
         self.retry = retry
         self._me: Any = None
@@ -75,8 +80,12 @@ class WebexClient:
         with self._idle_lock:
             if self._idle:
                 return self._idle.pop()
-        return WebexAPI(access_token=self.token, base_url=self.api_url, wait_on_rate_limit=False,
-                        single_request_timeout=self.timeout)
+        api = WebexAPI(access_token=self.token, base_url=self.api_url, wait_on_rate_limit=False,
+                       single_request_timeout=self.timeout)
+        # The SDK makes its requests session itself and takes only a proxies dict and an on/off for
+        # certificate checks: the network's adapter goes onto that session (the one private name read).
+        self.network.equip(api._session._req_session)
+        return api
 
     def _give_back(self, api: WebexAPI) -> None:
         with self._idle_lock:
@@ -100,6 +109,9 @@ class WebexClient:
         except ApiError as exc:
             raise self._error(what, exc) from None
         except requests.ConnectionError as exc:
+            problem = self.network.problem(self.api_url, exc)
+            if problem is not None:
+                raise problem from None
             raise WebexUnavailable(f"{what}: cannot reach Webex ({type(exc).__name__}): check the network or "
                                    "proxy (HTTPS_PROXY), and WEBEX_API_URL") from None
 

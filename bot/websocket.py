@@ -16,19 +16,21 @@ import json
 import logging
 import queue
 import random
+import ssl
 import threading
 import time
 import uuid
 from typing import Any, Callable, Optional
 
 import requests
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidProxyStatus, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from . import ids
 from .errors import DeviceError, TransportError, WebexError, WebexUnavailable
 from .events import CARD_ACTION, JOINED, LEFT, MESSAGE, Event, Outcome
 from .logs import clip
+from .network import Network
 from .retry import TRANSIENT, RetryPolicy, Verdict, rate_limited
 from .wdm import DeviceRegistry
 
@@ -67,8 +69,10 @@ class WebsocketTransport:
     def __init__(self, *, registry: DeviceRegistry, token: str, my_id: str, submit: Callable[[Event], str],
                  catch_up: Callable[[], object], keep_device: bool = False, ping_interval: float = 15.0,
                  pong_timeout: float = 14.0, max_backoff: float = 32.0,
-                 on_fatal: Optional[Callable[[str], None]] = None, retry: RetryPolicy = RetryPolicy()) -> None:
+                 on_fatal: Optional[Callable[[str], None]] = None, retry: RetryPolicy = RetryPolicy(),
+                 network: Optional[Network] = None) -> None:
         self.registry = registry
+        self.network = network or Network()
         self.token = token
         self.my_uuid = ids.uuid_of(my_id)
         self.cluster = ids.cluster_of(my_id)
@@ -92,7 +96,7 @@ class WebsocketTransport:
         self._stopping = threading.Event()
         self._reconnect = threading.Event()  # reconnect_now() asked; set by stop() too, to end a pause
         self._outbox: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
-        self._http = requests.Session()
+        self._http = self.network.session()
         self._http.headers["Authorization"] = f"Bearer {token}"
         self._last_sequence: Optional[int] = None
         self._ws: Optional[ClientConnection] = None
@@ -157,6 +161,13 @@ class WebsocketTransport:
                 if exc.permanent:
                     self.fatal = str(exc)
                 reason = str(exc)
+            except ssl.SSLCertVerificationError as exc:  # the same certificate on every try
+                reason = self.fatal = str(self.network.untrusted(self._socket_url(), exc.verify_message))
+            except InvalidProxyStatus as exc:
+                status = exc.response.status_code
+                if status in (403, 407):  # the proxy's rule, not a passing failure
+                    self.fatal = str(self.network.refused(self._socket_url(), status))
+                reason = f"the proxy answered {status} to the websocket's CONNECT"
             except (OSError, InvalidHandshake, TimeoutError) as exc:
                 reason = f"cannot connect ({type(exc).__name__})"
             if self.fatal:
@@ -182,11 +193,15 @@ class WebsocketTransport:
                 self._reconnect.clear()
             delay = min(delay * 2, self.max_backoff)
 
+    def _socket_url(self) -> str:
+        return str((self.device or {}).get("webSocketUrl", ""))
+
     def _session(self, device: dict[str, Any]) -> str:
         """One connection, from authorization to close; returns why it ended."""
         url = device["webSocketUrl"] + ("&" if "?" in device["webSocketUrl"] else "?") + QUERY
         with connect(url, ping_interval=None, open_timeout=15, close_timeout=2, max_size=2 ** 24,
-                     additional_headers={"Authorization": f"Bearer {self.token}"}) as ws:
+                     additional_headers={"Authorization": f"Bearer {self.token}"},
+                     **self.network.websocket_options(url)) as ws:
             self._ws = ws
             self.connections += 1
             self._reconnect.clear()  # this connection is new: it need not be replaced
@@ -384,6 +399,9 @@ class WebsocketTransport:
             status = exc.response.status_code if exc.response is not None else 0
             raise WebexError(f"{what}: the conversation service answered {status}", status=status) from None
         except requests.RequestException as exc:
+            problem = self.network.problem(url, exc)
+            if problem is not None:
+                raise problem from None
             raise WebexUnavailable(f"{what}: cannot reach the conversation service ({type(exc).__name__})") from None
         except (ValueError, KeyError) as exc:
             raise WebexError(f"{what}: {clip(str(exc))}") from None

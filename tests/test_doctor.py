@@ -9,10 +9,11 @@ import socket
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 
-from bot import doctor
+from bot import doctor, network
 from bot.cli import main
 from bot.emulator import Emulator
 from support import NOWHERE, finish, free_port, output, program_env, run_bot
@@ -21,7 +22,8 @@ from supervisor_kit import FAKE_NGROK
 Json = dict[str, str]
 SETTINGS = ("WEBEX_BOT_TOKEN", "WEBEX_U2C_URL", "WEBEX_API_URL", "BOT_TRANSPORT", "BOT_TUNNEL", "BOT_PUBLIC_URL",
             "BOT_PORT", "BOT_HOST", "BOT_NGROK_PATH", "NGROK_AUTHTOKEN", "BOT_NGROK_CONFIG", "BOT_CLOUDFLARED_PATH",
-            "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+            "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "BOT_CA_BUNDLE", "BOT_PROXY", "BOT_PAC_URL",
+            "BOT_NGROK_MODE")
 NO_TUNNEL = ("--tunnel", "none", "--public-url", NOWHERE, "--port", "0")
 
 
@@ -114,11 +116,11 @@ def test_a_proxy_that_takes_no_connection_fails_without_its_credentials(laptop, 
         monkeypatch.delenv(name)
     monkeypatch.setenv("HTTPS_PROXY", f"http://user:secret@127.0.0.1:{closed}")
     monkeypatch.setenv("WEBEX_BOT_TOKEN", webex_bot_account["token"])
-    assert main(["doctor", "--api-url", "https://127.0.0.1:9/v1/", *NO_TUNNEL]) == 1
+    assert main(["doctor", "--api-url", "https://api.webex.test/v1/", *NO_TUNNEL]) == 1
     out = capsys.readouterr().out
-    assert lines_of(out)["proxy"].startswith(f"FAIL: http://127.0.0.1:{closed} for https://127.0.0.1:9/v1/ takes "
-                                             "no connection")
-    assert "HTTPS_PROXY" in lines_of(out)["proxy"] and "secret" not in out and "user:" not in out
+    assert lines_of(out)["proxy"] == (f"FAIL: http://127.0.0.1:{closed} for REST, U2C (from HTTPS_PROXY) takes no "
+                                      "connection (Connection refused): fix HTTPS_PROXY, or add the hosts to NO_PROXY")
+    assert "secret" not in out and "user:" not in out
 
 
 def test_ngrok_without_an_authtoken_fails_and_auto_falls_back_to_the_websocket(laptop, capsys, monkeypatch,
@@ -140,7 +142,7 @@ def test_ngrok_found_with_an_authtoken_is_ok_and_auto_uses_webhooks(laptop, caps
     monkeypatch.setenv("NGROK_AUTHTOKEN", "the-authtoken-1234")
     code, checks, out = doctor_run(capsys, webex_emulator, webex_bot_account["token"], "--tunnel", "ngrok",
                                    "--port", "0", monkeypatch=monkeypatch)
-    assert code == 0 and checks["ngrok"] == f"ok: agent at {FAKE_NGROK}, authtoken set"
+    assert code == 0 and checks["ngrok"] == f"ok: agent at {FAKE_NGROK}, authtoken set, its session through {NOWHERE}"
     assert checks["auto would use"] == "ok: webhooks through --tunnel ngrok (its checks passed)"
     assert "the-authtoken-1234" not in out
 
@@ -208,26 +210,40 @@ def test_an_untrusted_certificate_fails_naming_the_host_and_the_ca_setting(lapto
     bot = tls_emulator.control.create_bot("TLS Bot")
     code, checks, out = doctor_run(capsys, tls_emulator, bot["token"], *NO_TUNNEL, monkeypatch=monkeypatch)
     assert code == 1
-    assert checks["REST API"].startswith("FAIL: the TLS certificate of 127.0.0.1 is not trusted")
-    assert "REQUESTS_CA_BUNDLE" in checks["REST API"]
+    port = urlsplit(tls_emulator.api_url).port
+    assert checks["REST API"].startswith(f"FAIL: the TLS certificate of 127.0.0.1:{port} is signed by ")
+    assert "O=Webex emulator (this run only)" in checks["REST API"]
+    assert "which this machine does not trust" in checks["REST API"] and "BOT_CA_BUNDLE" in checks["REST API"]
 
 
-def test_a_trusted_ca_bundle_makes_the_certificate_check_pass(laptop, capsys, monkeypatch, tls_emulator):
+@pytest.mark.parametrize("variable", ["BOT_CA_BUNDLE", "REQUESTS_CA_BUNDLE"])
+def test_one_ca_bundle_makes_rest_and_the_websocket_trusted(laptop, capsys, monkeypatch, tls_emulator, variable):
     bot = tls_emulator.control.create_bot("TLS Bot")
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls_emulator.ca_file))
+    monkeypatch.setenv(variable, str(tls_emulator.ca_file))
     code, checks, out = doctor_run(capsys, tls_emulator, bot["token"], "--transport", "websocket",
                                    monkeypatch=monkeypatch)
     assert checks["REST API"].startswith(f"ok: {tls_emulator.api_url} answered 200, TLS verified"), out
     assert checks["token"].startswith("ok: a bot's: TLS Bot")
-    assert code == 1 and checks["websocket"].startswith("FAIL: the TLS certificate of 127.0.0.1 is not trusted")
-    assert "SSL_CERT_FILE" in checks["websocket"]
-    monkeypatch.setenv("SSL_CERT_FILE", str(tls_emulator.ca_file))
-    code, checks, out = doctor_run(capsys, tls_emulator, bot["token"], "--transport", "websocket",
-                                   monkeypatch=monkeypatch)
     assert code == 0 and checks["websocket"].startswith("ok: Mercury at "), out
     assert tls_emulator.control.devices() == []
 
 
 def test_proxy_credentials_are_taken_out():
-    assert doctor.without_credentials("http://user:secret@proxy.example:3128") == "http://proxy.example:3128"
-    assert doctor.without_credentials("http://proxy.example") == "http://proxy.example"
+    assert network.without_credentials("http://user:secret@proxy.example:3128") == "http://proxy.example:3128"
+    assert network.without_credentials("http://proxy.example") == "http://proxy.example"
+
+
+def test_a_proxy_for_this_machine_too_fails_the_ngrok_agent_naming_no_proxy(laptop, capsys, monkeypatch,
+                                                                             webex_emulator, webex_bot_account):
+    """pyngrok calls the agent on 127.0.0.1 with urllib, which would send that through HTTP_PROXY too."""
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("BOT_NGROK_PATH", FAKE_NGROK)
+    monkeypatch.setenv("NGROK_AUTHTOKEN", "tok-doctor")
+    code, checks, out = doctor_run(capsys, webex_emulator, webex_bot_account["token"], "--transport", "webhook",
+                                   "--port", "0", monkeypatch=monkeypatch)
+    assert code == 1, out
+    assert checks["ngrok"] == (f"FAIL: HTTP_PROXY is set ({NOWHERE}) and NO_PROXY does not name 127.0.0.1, so the "
+                               "calls to the ngrok agent on this machine would go to the proxy: add "
+                               "127.0.0.1,localhost to NO_PROXY, or run with --transport websocket, which needs no "
+                               "tunnel")

@@ -31,10 +31,13 @@ from pyngrok.exception import (
     PyngrokNgrokInstallError,
 )
 from pyngrok.ngrok import NgrokTunnel
+from proxy_kit import Squid
+from proxy_kit import squids  # noqa: F401 (a fixture, used by name)
 from support import free_port, logged
 
 FAKE_NGROK = str(Path(__file__).parent / "fake_ngrok" / "ngrok")
 MakeConfig = Callable[..., PyngrokConfig]
+SERVICE_HOST = "connect.ngrok.test"
 
 
 class Upstream(BaseHTTPRequestHandler):
@@ -70,7 +73,7 @@ def upstream() -> Iterator[ThreadingHTTPServer]:
 def agent_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_stray_agents: None) -> Path:
     """The agent inherits this environment: a private state dir and log in the test's folder (which is
     how ``no_stray_agents`` finds an agent left running), and no stray token or hook."""
-    for name in ("NGROK_AUTHTOKEN", "FAKE_NGROK_FAIL", "FAKE_NGROK_START_DELAY"):
+    for name in ("NGROK_AUTHTOKEN", "FAKE_NGROK_FAIL", "FAKE_NGROK_START_DELAY", "FAKE_NGROK_CONNECT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("FAKE_NGROK_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("FAKE_NGROK_LOG", str(tmp_path / "agent.log"))
@@ -94,6 +97,17 @@ def pyngrok(tmp_path: Path, agent_log: Path) -> Iterator[MakeConfig]:
     finally:
         for config in made:
             ngrok.kill(config)
+
+
+@pytest.fixture
+def service(agent_log: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[socket.socket]:
+    """The agent's FAKE_NGROK_CONNECT: a listener standing in for ngrok's service at
+    connect.ngrok.test:<port>, a name only a proxy under test resolves; the agent's connection waits in
+    its backlog for ``accept``."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(5)
+        monkeypatch.setenv("FAKE_NGROK_CONNECT", f"{SERVICE_HOST}:{listener.getsockname()[1]}")
+        yield listener
 
 
 def request(tunnel: NgrokTunnel, path: str = "", body: Any = None, method: str = "GET",
@@ -320,3 +334,36 @@ def test_a_missing_binary_is_downloaded_and_that_fails_offline(pyngrok: MakeConf
     assert time.monotonic() - started < 5
     assert not (tmp_path / "missing" / "ngrok").exists()
 
+
+
+@pytest.mark.parametrize("version, setting", [("3", "agent:\n    proxy_url: {}\n"), ("2", "proxy_url: {}\n")])
+def test_the_service_is_reached_through_the_proxy_of_the_config(pyngrok: MakeConfig, squids: Callable[..., Squid],
+                                                                service: socket.socket, agent_log: Path,
+                                                                tmp_path: Path, version: str, setting: str) -> None:
+    squid = squids(hosts={SERVICE_HOST: "127.0.0.1"}, credentials=("agent", "secret"))
+    (tmp_path / "ngrok.yml").write_text(f'version: "{version}"\n' + setting.format(squid.url))
+    assert ngrok.connect(addr="8080", proto="http", pyngrok_config=pyngrok(config_version=version)).public_url
+    service.accept()[0].close()
+    address = os.environ["FAKE_NGROK_CONNECT"]
+    assert [(e["via"], e["proxy"], e["address"], e["ok"]) for e in logged(agent_log, "service")] == \
+        [("proxy", f"127.0.0.1:{squid.port}", address, True)]
+    tunnelled = squid.wait_for(lambda e: e.method == "CONNECT" and e.target == address, "the agent's CONNECT")
+    assert (tunnelled.code, tunnelled.user) == ("TCP_TUNNEL/200", "agent")
+
+
+def test_without_a_proxy_the_service_name_does_not_resolve(pyngrok: MakeConfig, service: socket.socket,
+                                                           agent_log: Path) -> None:
+    with pytest.raises(PyngrokNgrokError, match=f"dial tcp: lookup {SERVICE_HOST}: no such host"):
+        ngrok.connect(addr="8080", proto="http", pyngrok_config=pyngrok())
+    [route] = logged(agent_log, "service")
+    assert (route["via"], route["proxy"], route["ok"]) == ("direct", None, False)
+
+
+def test_a_proxy_that_refuses_the_connect_fails_the_start(pyngrok: MakeConfig, squids: Callable[..., Squid],
+                                                          service: socket.socket, agent_log: Path,
+                                                          tmp_path: Path) -> None:
+    squid = squids(hosts={SERVICE_HOST: "127.0.0.1"}, refuse_connect=[SERVICE_HOST])
+    (tmp_path / "ngrok.yml").write_text(f'version: "3"\nagent:\n    proxy_url: {squid.url}\n')
+    with pytest.raises(PyngrokNgrokError, match="proxyconnect tcp: 127.0.0.1:[0-9]+: 403 Forbidden"):
+        ngrok.connect(addr="8080", proto="http", pyngrok_config=pyngrok())
+    assert [(e["via"], e["ok"]) for e in logged(agent_log, "service")] == [("proxy", False)]

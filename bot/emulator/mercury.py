@@ -113,11 +113,14 @@ class Device:
 class Mercury:
     """The websocket server and the device registry it serves."""
 
-    def __init__(self, store: Store, settings: Settings, host: str, conversation_url: Callable[[], str]) -> None:
-        """``conversation_url`` gives the conversation service's URL, which activities point to."""
+    def __init__(self, store: Store, settings: Settings, host: str, conversation_url: Callable[[], str],
+                 *, public_host: Optional[str] = None) -> None:
+        """``conversation_url`` gives the conversation service's URL, which activities point to. It listens
+        on ``host``; its URLs name ``public_host`` when given (a name only a proxy under test resolves)."""
         self.store = store
         self.settings = settings
         self.host = host
+        self.public_host = public_host or host
         self._conversation_url = conversation_url
         self._lock = threading.Lock()
         self._devices: dict[str, Device] = {}
@@ -131,7 +134,7 @@ class Mercury:
 
     @property
     def url(self) -> str:
-        return f"{'wss' if self._tls else 'ws'}://{self.host}:{self._port}"
+        return f"{'wss' if self._tls else 'ws'}://{self.public_host}:{self._port}"
 
     def websocket_url(self, device: Device) -> str:
         """Shaped like Webex's ``wss://mercury-connection-a.wbx2.com/v1/apps/wx2/registrations/<id>/messages``."""

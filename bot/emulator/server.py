@@ -76,11 +76,20 @@ class Emulator:
     Use it as a context manager; ``control`` is a client of its control API. With ``tls`` it serves
     ``https://`` and ``wss://`` only, with a certificate of an authority made for the run, whose
     certificate is in ``ca_file`` while it runs (see ``tls.py``).
+
+    ``public_host`` and ``websocket_host`` are the names it hands out in place of ``host`` (the device
+    websocket's URLs take ``websocket_host``, else ``public_host``): a test of the bot behind a forward
+    proxy with the direct route closed gives names only the proxy resolves. It still listens on
+    ``host``, and ``local_url`` and the control client use ``host``, since the test process cannot
+    resolve those names.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, settings: Optional[Settings] = None,
-                 *, tls: bool = False) -> None:
+                 *, tls: bool = False, public_host: Optional[str] = None,
+                 websocket_host: Optional[str] = None) -> None:
         self.host = host
+        self.public_host = public_host or host
+        self.websocket_host = websocket_host or self.public_host
         self.port = port
         self.tls = tls
         self.store = Store()
@@ -91,14 +100,25 @@ class Emulator:
         self.deliverer = Deliverer(self.store, self.settings)
         self.incoming = IncomingRoutes(self.traffic, self.settings)
         self.urls = Urls(lambda: self.url)
-        self.mercury = Mercury(self.store, self.settings, host, lambda: self.urls.conversation)
+        self.mercury = Mercury(self.store, self.settings, host, lambda: self.urls.conversation,
+                               public_host=self.websocket_host)
         self.app = create_app(self)
         self._server: Optional[BackgroundServer | HttpsServer] = None
         self._authority: Optional[Authority] = None
 
     @property
     def url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+        """The root of every URL handed out to clients, on ``public_host``."""
+        return f"{self.scheme}://{self.public_host}:{self.port}"
+
+    @property
+    def local_url(self) -> str:
+        """The same root on the listening ``host``: what this process reaches it at, names resolved or not."""
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
 
     @property
     def ca_file(self) -> Optional[str]:
@@ -127,7 +147,8 @@ class Emulator:
 
     @property
     def control_url(self) -> str:
-        return self.urls.control
+        """The control API, on the listening host: tests drive it directly, never through a proxy."""
+        return f"{self.local_url}{CONTROL_PATH}"
 
     @cached_property
     def control(self) -> ControlClient:
@@ -136,7 +157,7 @@ class Emulator:
     def start(self) -> "Emulator":
         context = None
         if self.tls:
-            self._authority = Authority(self.host)
+            self._authority = Authority(self.host, self.public_host, self.websocket_host)
             context = self._authority.server_context()
             try:
                 self._server = HttpsServer(self.app, self.host, self.port, self._authority.server_pem(),

@@ -23,15 +23,19 @@ def client_env(ca_file: str) -> dict[str, str]:
 
 
 class Authority:
-    """A certificate authority of this run, and one server certificate it issued for ``host``."""
+    """A certificate authority of this run, and one server certificate it issued for ``hosts``.
 
-    def __init__(self, host: str) -> None:
+    Loopback is always in it; other hosts are the listening host and the names the emulator hands out
+    in its URLs (reached through a proxy under test), which a client checks the certificate against.
+    """
+
+    def __init__(self, *hosts: str) -> None:
         try:
             import trustme
         except ImportError:
             raise RuntimeError("TLS for the emulator needs the trustme package: "
                                "pip install 'webex-laptop-bot[tls]'") from None
-        extra = [] if host in (*LOOPBACK_NAMES, *WILDCARD_HOSTS) else [host]
+        extra = [h for h in dict.fromkeys(hosts) if h not in (*LOOPBACK_NAMES, *WILDCARD_HOSTS)]
         self._ca = trustme.CA(organization_name="Webex emulator (this run only)")
         self._cert = self._ca.issue_cert(*LOOPBACK_NAMES, *extra)
         self._folder = Path(tempfile.mkdtemp(prefix="webex-emulator-tls-"))

@@ -53,10 +53,6 @@ class Urls:
         return f"{self.root}{METRICS_PATH}"
 
     @property
-    def control(self) -> str:
-        return f"{self.root}{CONTROL_PATH}"
-
-    @property
     def chat(self) -> str:
         return f"{self.root}{CHAT_PATH}"
 

@@ -20,12 +20,14 @@ from typing import IO, Optional
 import requests
 
 from ..errors import TunnelError
+from ..network import Network
 from .base import WEBSOCKET_HINT, end_leftover
 
 log = logging.getLogger(__name__)
 CLOUDFLARED_INSTALL = ("install it (`brew install cloudflared`, `winget install Cloudflare.cloudflared`, or "
                        "https://github.com/cloudflare/cloudflared/releases)")
 # "2024-08-05T13:04:31Z ERR message key=value": cloudflared's log lines; its fatal error comes bare.
+QUICK_TUNNEL_SERVICE = "https://api.trycloudflare.com/"  # where cloudflared asks for a quick tunnel
 _LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\S+\s+(?P<level>[A-Z]{3})\s+(?P<text>.*)$")
 
 
@@ -81,8 +83,9 @@ class CloudflaredTunnel:
     output_log = logging.getLogger(f"{__name__}.output")  # what cloudflared prints, at DEBUG only
 
     def __init__(self, *, state_dir: Path, instance: str, cloudflared_path: Optional[str] = None,
-                 startup_timeout: float = 30.0, grace: float = 3.0) -> None:
+                 startup_timeout: float = 30.0, grace: float = 3.0, network: Optional[Network] = None) -> None:
         self.program = cloudflared_path
+        self.network = network or Network()
         self.startup_timeout = startup_timeout
         self.grace = grace
         self.pid_file = state_dir / f"cloudflared-{instance}.pid"
@@ -108,10 +111,13 @@ class CloudflaredTunnel:
         metrics = f"127.0.0.1:{_free_port()}"
         command = [self._binary(), "tunnel", "--url", f"http://127.0.0.1:{port}", "--metrics", metrics,
                    "--no-autoupdate"]
+        if self.network.proxy_for(QUICK_TUNNEL_SERVICE):
+            command += ["--protocol", "http2"]  # QUIC is UDP, which no HTTP proxy carries
         lines: list[str] = []
         try:
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                       stderr=subprocess.STDOUT)
+                                       stderr=subprocess.STDOUT,
+                                       env=self.network.child_environment(QUICK_TUNNEL_SERVICE))
         except OSError as exc:  # found but cannot run: another machine's download, a broken file
             raise TunnelError(f"cannot run {command[0]} ({exc.strerror or exc}): it may be built for another kind "
                               f"of machine; {CLOUDFLARED_INSTALL}, {WEBSOCKET_HINT}", permanent=True) from None
