@@ -40,6 +40,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from .errors import CertificateError, ConfigError, NetworkRefusal, ProxyRefusal
+from .pac import PacFile, fetch_pac, system_pac
 
 if TYPE_CHECKING:
     from .config import Config
@@ -48,11 +49,9 @@ log = logging.getLogger(__name__)
 DIRECT = "direct"  # BOT_PROXY's word for "no proxy, whatever the variables say"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
-PAC_TIMEOUT = 10.0  # seconds to fetch a PAC file
 PROBE_TIMEOUT = 5.0  # seconds to look again at a certificate that failed, to name its issuer
 CA_HELP = ("if this network inspects TLS, set BOT_CA_BUNDLE to a PEM file of that authority's certificate "
            "(your IT department has it; REQUESTS_CA_BUNDLE works too) or add it to the system's trust store")
-PAC_EXTRA = "pip install 'webex-laptop-bot[pac]'"
 
 
 def is_local(host: str) -> bool:
@@ -97,71 +96,6 @@ def _proxy_scheme(scheme: str) -> str:
     return {"wss": "https", "ws": "http"}.get(scheme, scheme)
 
 
-class _Pac:
-    """A PAC file, asked once per scheme and host (as browsers ask for https URLs: without the path)."""
-
-    def __init__(self, pac_file: Any) -> None:
-        from pypac.parser import parse_pac_value
-
-        self._file = pac_file
-        self._parse = parse_pac_value
-        self._lock = threading.Lock()  # the script's interpreter is not safe to share between threads
-
-    @classmethod
-    def from_script(cls, script: str, where: str) -> "_Pac":
-        try:
-            from pypac.parser import MalformedPacError, PACFile
-        except ImportError:
-            raise ConfigError(f"BOT_PAC_URL needs the PAC support: {PAC_EXTRA}") from None
-        try:
-            return cls(PACFile(script))
-        except MalformedPacError as exc:
-            raise ConfigError(f"the PAC file at {where} is not a PAC script ({exc}): check BOT_PAC_URL") from None
-
-    def proxy(self, probe: str, host: str) -> Optional[str]:
-        with self._lock:
-            answer = self._file.find_proxy_for_url(probe, host)
-        choices = self._parse(answer)
-        first = choices[0] if choices else "DIRECT"
-        return None if first == "DIRECT" else first
-
-
-def _fetch_pac(location: str) -> _Pac:
-    """The PAC file at a URL (fetched directly: it is served inside the network) or a path."""
-    if location.startswith(("http://", "https://")):
-        with requests.Session() as session:
-            session.trust_env = False
-            try:
-                response = session.get(location, timeout=PAC_TIMEOUT)
-                response.raise_for_status()
-            except requests.RequestException as exc:
-                raise ConfigError(f"cannot fetch the PAC file at {location} ({type(exc).__name__}): check "
-                                  "BOT_PAC_URL") from None
-            return _Pac.from_script(response.text, location)
-    path = location[len("file://"):] if location.startswith("file://") else location
-    try:
-        with open(path, encoding="utf-8") as script:
-            return _Pac.from_script(script.read(), path)
-    except OSError as exc:
-        raise ConfigError(f"cannot read the PAC file {path} ({exc.strerror or exc}): check BOT_PAC_URL") from None
-
-
-def _system_pac() -> Optional[_Pac]:
-    """The PAC file the system's settings name (Windows and macOS only; never WPAD guessing)."""
-    if sys.platform not in ("win32", "darwin"):
-        return None
-    try:
-        from pypac import get_pac
-    except ImportError:
-        return None
-    try:
-        found = get_pac(from_os_settings=True, from_dns=False, timeout=PAC_TIMEOUT)
-    except Exception as exc:  # a broken system setting must not stop the bot: it goes direct, and says so
-        log.warning("the system's PAC file could not be used (%s); connecting directly", type(exc).__name__)
-        return None
-    return _Pac(found) if found is not None else None
-
-
 class _Adapter(HTTPAdapter):
     """Sends each request through the proxy the network picks for its URL, trusting its authorities.
 
@@ -201,7 +135,7 @@ class Network:
         self.ca_bundle = ca_bundle
         self._lock = threading.Lock()
         self._context: Optional[ssl.SSLContext] = None
-        self._pac: Optional[_Pac] = None
+        self._pac: Optional[PacFile] = None
         self._pac_loaded = False
         self._decisions: dict[tuple[str, str, Optional[int]], tuple[Optional[str], str]] = {}
 
@@ -265,15 +199,15 @@ class Network:
             return pac.proxy(probe, host), "the system's PAC file"
         return None, "no proxy setting"
 
-    def _pac_file(self) -> Optional[_Pac]:
+    def _pac_file(self) -> Optional[PacFile]:
         """BOT_PAC_URL's file, else (with no proxy variable set) the system's; read once."""
         with self._lock:
             if self._pac_loaded:
                 return self._pac
         if self.pac_url:
-            pac: Optional[_Pac] = _fetch_pac(self.pac_url)
+            pac: Optional[PacFile] = fetch_pac(self.pac_url)
         elif self.proxy is None and not any(os.environ.get(v) or os.environ.get(v.lower()) for v in PROXY_VARIABLES):
-            pac = _system_pac()
+            pac = system_pac()
         else:
             pac = None
         with self._lock:

@@ -83,6 +83,7 @@ def test_webhooks_point_at_the_quick_tunnel_and_a_message_is_answered_through_it
     pid = pid_of(runner)
     assert int((tmp_path / "state" / f"cloudflared-{INSTANCE}.pid").read_text()) == pid == started["pid"]
     assert "--no-autoupdate" in Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    assert started["protocol"] == "quic" and started["proxy"] is None  # no proxy: cloudflared's own default
 
     chat = bots.chat()
     question = chat.say("echo through cloudflared")
@@ -93,6 +94,16 @@ def test_webhooks_point_at_the_quick_tunnel_and_a_message_is_answered_through_it
     output = [r.getMessage() for r in caplog.records if r.name == "bot.tunnels.cloudflared.output"]
     assert any("Requesting new quick Tunnel" in line for line in output)
     assert "quick Tunnel" not in "".join(capfd.readouterr())
+
+
+def test_behind_a_proxy_cloudflared_gets_it_and_http2(bots: Bots, fakes: Fakes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """QUIC is UDP, which no HTTP proxy carries: with a proxy cloudflared is told to use HTTP/2, and the
+    proxy the bot chose (BOT_PROXY here, over the variables) is in its environment, this machine exempt."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://ignored.example:1")
+    bots.start(proxy="http://me:pw@proxy.example:3128")
+    [started] = fakes.events("start")
+    assert started["protocol"] == "http2" and started["proxy"] == "http://me:pw@proxy.example:3128"
+    assert set(started["no_proxy"].split(",")) >= {"127.0.0.1", "localhost", "::1"}
 
 
 def test_a_killed_cloudflared_is_restarted_and_the_webhooks_follow_its_new_url(

@@ -196,3 +196,68 @@ def test_the_agent_config_keeps_the_proxy_private(inside, squids, tmp_path):
     assert written.stat().st_mode & 0o777 == 0o600
     text = written.read_text()
     assert f"proxy_url: {squid.url}" in text and "authtoken: tok" in text
+
+
+@pytest.fixture
+def ngrok_downloads(tmp_path: Path) -> Iterator[tuple[bytes, str]]:
+    """ngrok's download server, at its real name on port 443 (the URL pyngrok names is fixed), with a
+    certificate of an authority of the test's own, serving an agent archive; (the program, the CA file)."""
+    import http.server
+    import io
+    import os
+    import ssl
+    import tarfile
+
+    import trustme
+
+    from support import unavailable
+
+    if os.geteuid() != 0:
+        unavailable("serving ngrok's download name needs port 443, which only root may listen on")
+    authority = trustme.CA(organization_name="Corporate Inspection CA")
+    ca_file = tmp_path / "corporate-ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    program = b"#!/bin/sh\necho 'ngrok version 3.22.1'\n"
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        member = tarfile.TarInfo("ngrok")
+        member.size, member.mode = len(program), 0o755
+        tar.addfile(member, io.BytesIO(program))
+    body = archive.getvalue()
+
+    class Downloads(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 443), Downloads)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("bin.ngrok.com").configure_cert(context)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield program, str(ca_file)
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_ngrok_agent_is_downloaded_through_the_proxy_trusting_the_bundle(squids, tmp_path, ngrok_downloads):
+    from bot.errors import TunnelError
+    from bot.network import Network
+    from bot.tunnels.ngrok import download_agent
+
+    program, ca_file = ngrok_downloads
+    squid = squids(hosts={"bin.ngrok.com": "127.0.0.1"})  # nowhere else does that name lead here
+    target = tmp_path / "bin" / "ngrok"
+    with pytest.raises(TunnelError) as untrusted:
+        download_agent(str(target), Network(proxy=squid.url))
+    assert untrusted.value.permanent and not target.exists()
+    assert "cannot be downloaded (the TLS certificate of bin.ngrok.com:443 is signed by " in str(untrusted.value)
+    assert "O=Corporate Inspection CA" in str(untrusted.value) and "BOT_CA_BUNDLE" in str(untrusted.value)
+    download_agent(str(target), Network(proxy=squid.url, ca_bundle=ca_file))
+    assert target.read_bytes() == program and target.stat().st_mode & 0o777 == 0o700
+    assert squid.wait_for(lambda e: e.target == "bin.ngrok.com:443" and e.code == "TCP_TUNNEL/200", "the download")
