@@ -50,6 +50,8 @@ DIRECT = "direct"  # BOT_PROXY's word for "no proxy, whatever the variables say"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
 PROBE_TIMEOUT = 5.0  # seconds to look again at a certificate that failed, to name its issuer
+SHORT_NAMES = {"commonName": "CN", "organizationName": "O", "organizationalUnitName": "OU", "countryName": "C",
+               "localityName": "L", "stateOrProvinceName": "ST"}  # how certificates' names are usually written
 CA_HELP = ("if this network inspects TLS, set BOT_CA_BUNDLE to a PEM file of that authority's certificate "
            "(your IT department has it; REQUESTS_CA_BUNDLE works too) or add it to the system's trust store")
 
@@ -257,33 +259,44 @@ class Network:
                                 f"trust{why}: {CA_HELP}")
 
     def issuer_of(self, host: str, port: int) -> Optional[str]:
-        """Who signed the certificate ``host`` shows (looked at again, through the same proxy, without
-        checking it); None when it cannot be seen."""
+        """Who signed the certificate ``host`` shows, looked at again through the same proxy; None when
+        it cannot be seen.
+
+        Python decodes a certificate only once it is verified: the first look takes it unchecked, the
+        second trusts exactly that certificate (a partial chain), so ``getpeercert`` names its issuer.
+        """
         unverified = ssl.create_default_context()
         unverified.check_hostname = False
         unverified.verify_mode = ssl.CERT_NONE
-        proxy = self.proxy_for(f"https://{host}:{port}/")
         try:
-            if proxy is None:
-                connection = http.client.HTTPSConnection(host, port, timeout=PROBE_TIMEOUT, context=unverified)
-            else:
-                parts = urlsplit(proxy)
-                connection = http.client.HTTPSConnection(parts.hostname or "", parts.port or 80,
-                                                         timeout=PROBE_TIMEOUT, context=unverified)
-                connection.set_tunnel(host, port, headers=_proxy_authorization(proxy))
-            try:
-                connection.connect()
-                assert connection.sock is not None
-                certificate = connection.sock.getpeercert(binary_form=True)
-            finally:
-                connection.close()
+            certificate = self._peer_certificate(host, port, unverified, binary=True)
+            if not certificate:
+                return None
+            itself = ssl.create_default_context(cadata=ssl.DER_cert_to_PEM_cert(certificate))
+            itself.check_hostname = False
+            itself.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+            decoded = self._peer_certificate(host, port, itself, binary=False)
         except (OSError, http.client.HTTPException):
             return None
-        if not certificate:
-            return None
-        from cryptography import x509
+        names = [f"{SHORT_NAMES.get(key, key)}={value}" for part in decoded.get("issuer", ()) for key, value in part]
+        return ",".join(names) or None
 
-        return x509.load_der_x509_certificate(certificate).issuer.rfc4514_string() or None
+    def _peer_certificate(self, host: str, port: int, context: ssl.SSLContext, *, binary: bool) -> Any:
+        """The certificate ``host:port`` shows, through the proxy chosen for it (``getpeercert``'s form)."""
+        proxy = self.proxy_for(f"https://{host}:{port}/")
+        if proxy is None:
+            connection = http.client.HTTPSConnection(host, port, timeout=PROBE_TIMEOUT, context=context)
+        else:
+            parts = urlsplit(proxy)
+            connection = http.client.HTTPSConnection(parts.hostname or "", parts.port or 80, timeout=PROBE_TIMEOUT,
+                                                     context=context)
+            connection.set_tunnel(host, port, headers=_proxy_authorization(proxy))
+        try:
+            connection.connect()
+            assert connection.sock is not None
+            return connection.sock.getpeercert(binary_form=binary)
+        finally:
+            connection.close()
 
     def problem(self, url: str, exc: BaseException) -> Optional[NetworkRefusal]:
         """The clear error for a failure that retrying cannot mend: an untrusted certificate, or a proxy
