@@ -71,6 +71,8 @@ class Config:
     incoming_secret: Optional[str] = None
     incoming_rate: int = 60
     incoming_urls: bool = False
+    metrics_port: Optional[int] = None  # None: no metrics port
+    metrics_host: str = "127.0.0.1"
 
     def secrets(self) -> list[str]:
         """Values that must never appear in a log line."""

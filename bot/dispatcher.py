@@ -12,6 +12,7 @@ import logging
 import queue
 import secrets
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from . import ids
@@ -26,6 +27,7 @@ from .handled import SENDING, Answering, HandledLog, InFlight, reply_digest
 from .limits import Unsendable
 from .logs import clip
 from .mentions import command_text
+from .metrics import Metrics
 from .registry import CommandInfo, Handler, Registry
 from .replies import replies_of
 from .webex import WebexClient
@@ -48,12 +50,14 @@ class Dispatcher:
     def __init__(self, *, client: WebexClient, registry: Registry, access: Access = Access(),
                  allow_bots: bool = False, workers: int = 64, queue_size: int = 1000,
                  dedupe: Optional[Dedupe] = None, record: Optional[HandledLog] = None,
-                 storage: Optional["Storage"] = None, greeting: Optional[str] = None) -> None:
+                 storage: Optional["Storage"] = None, greeting: Optional[str] = None,
+                 metrics: Optional[Metrics] = None) -> None:
         """``record`` is the on-disk record of answered messages: it survives restarts, so what was
         answered before one is not answered again, and what was being answered is checked first.
         ``greeting`` is what a space the bot is added to hears when no ``bot_added`` handler speaks
         (None: a line pointing at ``help``; "": nothing)."""
         self.client = client
+        self.metrics = metrics or Metrics()
         self.registry = registry
         self.access = access
         self.allow_bots = allow_bots
@@ -66,6 +70,7 @@ class Dispatcher:
         # ``workers`` is the most handlers that run at once; threads come and go with the work.
         self.pool: ElasticPool[Event] = ElasticPool(self.handle, most=workers, least=min(2, workers),
                                                     queue_size=queue_size, name="dispatch")
+        self.metrics.watch_queue(self.pool.pending)
         self._accepting = True
         self.handled = 0
         # Called with the reason when an accepted event could not be handled and nobody will bring it
@@ -84,6 +89,7 @@ class Dispatcher:
         if not event.is_membership and ids.same(event.person_id, self.me.id):
             return Outcome.IGNORED
         if (self.record is not None and event.key in self.record) or not self.dedupe.first_time(event.key):
+            self.metrics.duplicate()
             return Outcome.DUPLICATE
         try:
             self.pool.put(event)
@@ -93,6 +99,7 @@ class Dispatcher:
             return Outcome.BUSY
         if event.is_membership:
             self.dedupe.forget(event.undone_key)  # who left may join again, and be greeted again
+        self.metrics.received(event.transport)
         return Outcome.ACCEPTED
 
     def submit_job(self, name: str, work: Callable[[], None]) -> Outcome:
@@ -135,6 +142,7 @@ class Dispatcher:
     # -- work ------------------------------------------------------------------------------------
     def handle(self, event: Event) -> None:
         """Handle one event to the end; failures are logged, never raised."""
+        started = time.monotonic()
         try:
             if event.kind == JOB:
                 assert event.work is not None
@@ -149,6 +157,8 @@ class Dispatcher:
                 if answering is not None:
                     answering.sent()
             self.handled += 1
+            if event.kind != JOB:
+                self.metrics.answered(time.monotonic() - started)
         except (WebexUnavailable, WebexAuthError) as exc:
             self.dedupe.forget(event.key)
             log.error("could not handle %s %s: %s", event.kind, event.id, exc)
@@ -358,6 +368,7 @@ class Dispatcher:
             self._apologise(ctx, send, f"Sorry, I could not send the answer of `{handler.label}`: Webex would "
                                        "refuse it.")
         except Exception:
+            self.metrics.handler_failed()
             reference = secrets.token_hex(3).upper()
             log.exception("handler %r (%s) failed, reference %s", handler.label, handler.source, reference)
             self._apologise(ctx, send, f"Sorry, something went wrong running `{handler.label or 'that'}`. "

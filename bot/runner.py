@@ -18,6 +18,7 @@ from .config import Config
 from .dispatcher import Dispatcher
 from .errors import StartupError, TransportError, TunnelError
 from .handled import HandledLog
+from .metrics import Metrics, MetricsServer
 from .network import Network
 from .plugins import load_plugins
 from .registry import Registry
@@ -47,7 +48,9 @@ class BotRunner:
         self.config = config
         self._redact = redact
         self.network = Network.from_config(config)
-        self.client = WebexClient(config.token, config.api_url, network=self.network)
+        self.metrics = Metrics(enabled=config.metrics_port is not None)
+        self.metrics_server: Optional[MetricsServer] = None
+        self.client = WebexClient(config.token, config.api_url, network=self.network, metrics=self.metrics)
         self.registry = registry
         self._extra = list(extra)
         self.dispatcher: Optional[Dispatcher] = None
@@ -81,6 +84,11 @@ class BotRunner:
     def start(self) -> "BotRunner":
         self._redact(*self.network.secrets())
         self.network.prepare()
+        if self.metrics.enabled:
+            assert self.config.metrics_port is not None
+            self.metrics_server = MetricsServer(self.metrics, self.health, self.config.metrics_host,
+                                                self.config.metrics_port).start()
+            log.info("health and metrics on %s (/healthz, /metrics)", self.metrics_server.url)
         me = self.client.me()
         log.info("running as %s <%s>", me.displayName, (me.emails or ["?"])[0])
         registry = self.registry
@@ -97,7 +105,7 @@ class BotRunner:
         self.dispatcher = Dispatcher(client=self.client, registry=registry, access=self.config.access,
                                      allow_bots=self.config.allow_bots, workers=self.config.workers,
                                      record=self.handled, storage=self.storage,
-                                     greeting=self.config.greeting).start()
+                                     greeting=self.config.greeting, metrics=self.metrics).start()
         self.scheduler = Scheduler(schedules=registry.schedules(), storage=self.storage, jobs=self.dispatcher).start()
         self.dispatcher.reminders = self.scheduler
         self.incoming = self._incoming(registry)
@@ -123,7 +131,7 @@ class BotRunner:
         self.supervisor = Supervisor(tunnel=self._tunnel(), port=self.server.port, receiver=self.receiver,
                                      webhooks=self.webhooks, interval=self.config.health_interval,
                                      catch_up=self.catch_up, on_give_up=self._fall_back if auto else None,
-                                     network=self.network)
+                                     network=self.network, metrics=self.metrics)
         try:
             self.supervisor.bring_up()
         except TunnelError as exc:
@@ -185,7 +193,7 @@ class BotRunner:
                                             catch_up=self._catch_up_logged, keep_device=self.config.keep_device,
                                             ping_interval=self.config.ws_ping_interval,
                                             pong_timeout=self.config.ws_pong_timeout, on_fatal=self._fail,
-                                            network=self.network)
+                                            network=self.network, metrics=self.metrics)
         try:
             self.websocket.start()
         except TransportError as exc:
@@ -228,6 +236,22 @@ class BotRunner:
         if self.supervisor is not None:
             self.supervisor.check_now()
         self._catch_up_logged()
+
+    def health(self) -> tuple[bool, str]:
+        """Whether the bot can receive and answer now, and if not why: what ``/healthz`` says."""
+        if self.failed.is_set():
+            return False, self.failure
+        if self.dispatcher is None or (self.websocket is None and self.supervisor is None):
+            return False, "starting"
+        if self.dispatcher.pool.full():
+            return False, "the queue is full: events are refused until it drains"
+        if self.websocket is not None:
+            return (True, "the device websocket is connected") if self.websocket.connected else \
+                (False, "the device websocket is not connected (reconnecting)")
+        assert self.supervisor is not None
+        if self.supervisor.failures:
+            return False, f"the public URL failed {self.supervisor.failures} check(s) in a row"
+        return True, f"webhooks through {self.supervisor.public_url}"
 
     def _fail(self, reason: str) -> None:
         self.failure = reason
@@ -315,3 +339,5 @@ class BotRunner:
             self.handled.close()
         if self.storage is not None:
             self.storage.close()
+        if self.metrics_server is not None:
+            self.metrics_server.stop()

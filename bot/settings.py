@@ -248,6 +248,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("workers", None, "BOT_WORKERS", Number(int, 1), "the most commands that run at once (threads start and end with the work)"),
     Setting("max_body_bytes", None, "BOT_MAX_BODY", Number(int, 1024), "largest webhook request accepted, in bytes"),
     Setting("state_dir", None, "BOT_STATE_DIR", Folder(), "folder the bot keeps its state in", default="~/.webex-bot"),
+    Setting("metrics_port", "--metrics-port", "BOT_METRICS_PORT", Number(int, 1, 65535),
+            "serve /healthz and Prometheus /metrics on this port (needs the metrics extra); never "
+            "the tunnelled one", default="off"),
+    Setting("metrics_host", "--metrics-host", "BOT_METRICS_HOST", Text(), "address the metrics port listens on"),
     Setting("incoming_key", None, "BOT_INCOMING_KEY", Text(),
             "the key other systems give @incoming routes (Authorization: Bearer, or ?key=)",
             default="made once and kept in BOT_STATE_DIR"),

@@ -18,6 +18,7 @@ from typing import Callable, Optional
 
 import requests
 
+from .metrics import Metrics
 from .network import Network
 from .receiver import PROBE_RESOURCE, Receiver, expected_signature
 from .tunnels import Tunnel
@@ -29,7 +30,8 @@ log = logging.getLogger(__name__)
 class Supervisor:
     def __init__(self, *, tunnel: Tunnel, port: int, receiver: Receiver, webhooks: Webhooks, interval: float,
                  catch_up: Callable[[], int], on_give_up: Optional[Callable[[str], None]] = None,
-                 max_failures: int = 3, probe_timeout: float = 5.0, network: Optional[Network] = None) -> None:
+                 max_failures: int = 3, probe_timeout: float = 5.0, network: Optional[Network] = None,
+                 metrics: Optional[Metrics] = None) -> None:
         self.tunnel = tunnel
         self.port = port
         self.receiver = receiver
@@ -39,6 +41,7 @@ class Supervisor:
         self.on_give_up = on_give_up
         self.max_failures = max_failures
         self.probe_timeout = probe_timeout
+        self.metrics = metrics or Metrics()
         self._http = (network or Network()).session()  # the public URL is outside: through the proxy, if any
         self.public_url: Optional[str] = None
         self.failures = 0
@@ -150,6 +153,7 @@ class Supervisor:
 
     def _restart_tunnel(self, problem: str) -> str:
         self.tunnel.stop()
+        self.metrics.tunnel_restarted()
         old = self.public_url
         self.public_url = self.tunnel.start(self.port)
         changes = self.webhooks.sync(self.target_url)

@@ -19,6 +19,7 @@ from webexpythonsdk import ApiError, RateLimitError, WebexAPI
 from . import ids
 from .errors import WebexAuthError, WebexError, WebexUnavailable
 from .logs import clip
+from .metrics import Metrics
 from .network import Network
 from .retry import TRANSIENT, RetryPolicy, Verdict, rate_limited
 
@@ -57,8 +58,9 @@ def _describe(exc: Exception) -> str:
 
 class WebexClient:
     def __init__(self, token: str, api_url: str, *, retry: RetryPolicy = RetryPolicy(), timeout: int = 30,
-                 network: Optional[Network] = None) -> None:
+                 network: Optional[Network] = None, metrics: Optional[Metrics] = None) -> None:
         self.token = token
+        self.metrics = metrics or Metrics()
         self.api_url = api_url
         self.network = network or Network()
         self.timeout = timeout
@@ -97,9 +99,17 @@ class WebexClient:
         def attempt() -> T:
             api = self._borrow()
             try:
-                return function(api)
+                answer = function(api)
+            except ApiError as exc:
+                self.metrics.webex_call(str(exc.status_code))
+                raise
+            except requests.ConnectionError:
+                self.metrics.webex_call("unreachable")
+                raise
             finally:
                 self._give_back(api)
+            self.metrics.webex_call("ok")
+            return answer
 
         def warn(exc: Exception, wait: float) -> None:
             log.warning("%s: %s, retrying in %.1fs", what, _describe(exc), wait)

@@ -30,6 +30,7 @@ from . import ids
 from .errors import DeviceError, TransportError, WebexError, WebexUnavailable
 from .events import CARD_ACTION, JOINED, LEFT, MESSAGE, Event, Outcome
 from .logs import clip
+from .metrics import Metrics
 from .network import Network
 from .retry import TRANSIENT, RetryPolicy, Verdict, rate_limited
 from .wdm import DeviceRegistry
@@ -70,8 +71,9 @@ class WebsocketTransport:
                  catch_up: Callable[[], object], keep_device: bool = False, ping_interval: float = 15.0,
                  pong_timeout: float = 14.0, max_backoff: float = 32.0,
                  on_fatal: Optional[Callable[[str], None]] = None, retry: RetryPolicy = RetryPolicy(),
-                 network: Optional[Network] = None) -> None:
+                 network: Optional[Network] = None, metrics: Optional[Metrics] = None) -> None:
         self.registry = registry
+        self.metrics = metrics or Metrics()
         self.network = network or Network()
         self.token = token
         self.my_uuid = ids.uuid_of(my_id)
@@ -204,6 +206,8 @@ class WebsocketTransport:
                      **self.network.websocket_options(url)) as ws:
             self._ws = ws
             self.connections += 1
+            if self.connections > 1:
+                self.metrics.websocket_reconnected()
             self._reconnect.clear()  # this connection is new: it need not be replaced
             # Sequence numbers count per connection: the old connection's highest would hide every gap.
             self._last_sequence = None

@@ -74,6 +74,10 @@ class ElasticPool(Generic[T]):
             self._free = self._threads - self._running
         return dropped
 
+    def full(self) -> bool:
+        """Whether the next ``put`` would be refused."""
+        return self._queue.full()
+
     def join(self) -> None:
         self._queue.join()
 
